@@ -1,0 +1,47 @@
+import type { ResilienceEvent } from './resilience-event.js';
+
+type Listener = (event: ResilienceEvent) => void;
+
+/**
+ * The listeners of one policy. Emitting isolates listeners from each other and from the call:
+ * a listener that throws is reported once as a process warning and never changes a call's outcome.
+ *
+ * @internal
+ */
+export class EventHub {
+  #listeners: readonly Listener[] = [];
+  #hasWarned = false;
+
+  /** True when at least one listener is subscribed; policies skip building events otherwise. */
+  get hasListeners(): boolean {
+    return this.#listeners.length > 0;
+  }
+
+  subscribe(listener: Listener): () => void {
+    // Copy on write: an emit in progress keeps iterating the array it started with.
+    this.#listeners = [...this.#listeners, listener];
+    let isSubscribed = true;
+    return () => {
+      if (!isSubscribed) return;
+      isSubscribed = false;
+      this.#listeners = this.#listeners.filter((candidate) => candidate !== listener);
+    };
+  }
+
+  emit(event: ResilienceEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#warn(error);
+      }
+    }
+  }
+
+  #warn(error: unknown): void {
+    if (this.#hasWarned) return;
+    this.#hasWarned = true;
+    const detail = error instanceof Error ? error.message : String(error);
+    process.emitWarning(`a hyx event listener threw and was ignored: ${detail}`, 'HyxListenerWarning');
+  }
+}

@@ -1,0 +1,153 @@
+import type { PolicyKind } from '../policy/policy.js';
+
+/** Fields every event carries: which policy emitted it. */
+export interface EventSource {
+  /** The kind of the policy that emitted the event. */
+  readonly policyKind: PolicyKind;
+  /** The name of the policy that emitted the event. */
+  readonly policyName: string;
+}
+
+/** The work finished with a value the policy passed on. */
+export interface ExecutionSucceededEvent extends EventSource {
+  readonly type: 'execution.succeeded';
+  /** Wall time of the whole execution through this policy, retries included. */
+  readonly durationMs: number;
+}
+
+/** The execution through this policy ended in an error. */
+export interface ExecutionFailedEvent extends EventSource {
+  readonly type: 'execution.failed';
+  readonly durationMs: number;
+  readonly error: unknown;
+}
+
+/** A retry was scheduled after a handled failure. */
+export interface RetryScheduledEvent extends EventSource {
+  readonly type: 'retry.scheduled';
+  /** The attempt that failed (1 for the first call). */
+  readonly attempt: number;
+  /** How long the retry waits before the next attempt. */
+  readonly delayMs: number;
+  /** The error of the failed attempt, when it failed with an error. */
+  readonly error?: unknown;
+  /** The result of the failed attempt, when `shouldHandleResult` rejected it. */
+  readonly result?: unknown;
+}
+
+/** Retrying stopped although the last attempt failed. */
+export interface RetryExhaustedEvent extends EventSource {
+  readonly type: 'retry.exhausted';
+  readonly attempts: number;
+  /** Why no further attempt is made. */
+  readonly reason: 'max-attempts' | 'budget';
+}
+
+/** A timeout's deadline passed before the work finished. */
+export interface TimeoutElapsedEvent extends EventSource {
+  readonly type: 'timeout.elapsed';
+  readonly timeoutMs: number;
+}
+
+/** A fallback replaced an error or a result. */
+export interface FallbackUsedEvent extends EventSource {
+  readonly type: 'fallback.used';
+  readonly reason: 'error' | 'result';
+}
+
+/** A hedge started another attempt because the earlier ones were slow. */
+export interface HedgeStartedEvent extends EventSource {
+  readonly type: 'hedge.started';
+  /** The number of the attempt started (2 for the first hedge). */
+  readonly attempt: number;
+}
+
+/** A cache answered from a stored result. */
+export interface CacheHitEvent extends EventSource {
+  readonly type: 'cache.hit';
+}
+
+/** A cache found nothing and ran the work. */
+export interface CacheMissEvent extends EventSource {
+  readonly type: 'cache.miss';
+}
+
+/** A cache joined a call to an execution already running for the same key. */
+export interface CacheCoalescedEvent extends EventSource {
+  readonly type: 'cache.coalesced';
+}
+
+/** The state a circuit breaker can be in. */
+export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** A circuit breaker changed state. */
+export interface CircuitTransitionedEvent extends EventSource {
+  readonly type: 'circuit.transitioned';
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  /** What caused it, e.g. `failure-rate`, `failure-count`, `slow-call-rate`, `probe-succeeded`, `isolate`. */
+  readonly reason: string;
+}
+
+/** A call was refused without running. */
+export interface CallRejectedEvent extends EventSource {
+  readonly type: 'call.rejected';
+  readonly reason: 'circuit-open' | 'bulkhead-full' | 'rate-limited' | 'queue-timeout';
+  /** When trying again may succeed, if the policy knows. */
+  readonly retryAfterMs?: number;
+}
+
+/** A bulkhead granted a permit. */
+export interface BulkheadAcquiredEvent extends EventSource {
+  readonly type: 'bulkhead.acquired';
+  readonly inFlight: number;
+  readonly queued: number;
+  /** How long the caller waited in the queue. */
+  readonly waitedMs: number;
+}
+
+/** A bulkhead got a permit back. */
+export interface BulkheadReleasedEvent extends EventSource {
+  readonly type: 'bulkhead.released';
+  readonly inFlight: number;
+  readonly queued: number;
+}
+
+/** A rate limiter decided on a request. */
+export interface RateLimitDecidedEvent extends EventSource {
+  readonly type: 'rate-limit.decided';
+  readonly allowed: boolean;
+  readonly cost: number;
+}
+
+/**
+ * Every event a hyx policy emits, told apart by `type`.
+ *
+ * @example
+ * ```ts
+ * import { retry, type ResilienceEvent } from '@hyx/local';
+ * const log = (event: ResilienceEvent) => {
+ *   if (event.type === 'retry.scheduled') console.log(`retry in ${event.delayMs} ms`);
+ * };
+ * retry({ maxAttempts: 3 }).onEvent(log);
+ * ```
+ */
+export type ResilienceEvent =
+  | ExecutionSucceededEvent
+  | ExecutionFailedEvent
+  | RetryScheduledEvent
+  | RetryExhaustedEvent
+  | TimeoutElapsedEvent
+  | FallbackUsedEvent
+  | HedgeStartedEvent
+  | CacheHitEvent
+  | CacheMissEvent
+  | CacheCoalescedEvent
+  | CircuitTransitionedEvent
+  | CallRejectedEvent
+  | BulkheadAcquiredEvent
+  | BulkheadReleasedEvent
+  | RateLimitDecidedEvent;
+
+/** The `type` of every event. */
+export type ResilienceEventType = ResilienceEvent['type'];

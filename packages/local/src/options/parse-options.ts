@@ -1,0 +1,93 @@
+import type { z } from 'zod';
+
+/** Formats an offending value for an error message: short, unambiguous, never throwing. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'symbol') return value.toString();
+  return `${value as number | boolean | undefined}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const segment of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[segment];
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `must be ${issue.expected === 'number' ? 'a finite number' : `of type ${issue.expected}`}`;
+    case 'too_small':
+      return `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+    default:
+      return issue.message;
+  }
+}
+
+/**
+ * Drops the keys whose value is `undefined`, so that `{ maxAttempts: undefined }` means "not set"
+ * and never overrides a default.
+ */
+function withoutUndefined(input: object): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value !== undefined) result[key] = value;
+  }
+  return result;
+}
+
+/**
+ * Validates a policy's options once, at construction. The error names the policy, the option and
+ * the offending value: `circuitBreaker "payments": failureRate must be <= 1, got 1.5`. Wrong types
+ * and unknown options throw `TypeError`; values of the right type out of range throw `RangeError`.
+ *
+ * @internal
+ */
+export function parseOptions<TSchema extends z.ZodType>(
+  factory: string,
+  schema: TSchema,
+  input: unknown,
+  defaultName: string,
+): z.output<TSchema> {
+  const given = input === undefined ? {} : input;
+  const name =
+    typeof given === 'object' && given !== null && typeof (given as { name?: unknown }).name === 'string'
+      ? (given as { name: string }).name
+      : defaultName;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new TypeError(`${factory} "${name}": options must be an object, got ${describeValue(given)}`);
+  }
+  const cleaned = withoutUndefined(given);
+  const parsed = schema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+
+  const issue = parsed.error.issues[0];
+  if (issue === undefined) throw new TypeError(`${factory} "${name}": invalid options`);
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '?';
+    throw new TypeError(`${factory} "${name}": ${[...issue.path, key].join('.')} is not a known option`);
+  }
+  const option = issue.path.map(String).join('.') || 'options';
+  const value = valueAt(cleaned, issue.path);
+  const message = `${factory} "${name}": ${option} ${describeIssue(issue)}, got ${describeValue(value)}`;
+  const isRangeProblem =
+    issue.code === 'too_small' ||
+    issue.code === 'too_big' ||
+    issue.code === 'not_multiple_of' ||
+    (issue.code === 'custom' && typeof value === 'number') ||
+    (issue.code === 'invalid_type' && typeof value === 'number');
+  throw isRangeProblem ? new RangeError(message) : new TypeError(message);
+}
