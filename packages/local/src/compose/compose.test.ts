@@ -71,7 +71,9 @@ describe('compose', () => {
     const call = pipeline.execute(
       ({ signal }) =>
         new Promise((_, reject) => {
-          signal.addEventListener('abort', () => reject(signal.reason as Error));
+          signal.addEventListener('abort', () => {
+            reject(signal.reason as Error);
+          });
         }),
       { signal: controller.signal },
     );
