@@ -62,27 +62,41 @@ export function parseOptions<TSchema extends z.ZodType>(
   input: unknown,
   defaultName: string,
 ): z.output<TSchema> {
-  const given = input === undefined ? {} : input;
   const name =
-    typeof given === 'object' && given !== null && typeof (given as { name?: unknown }).name === 'string'
-      ? (given as { name: string }).name
+    typeof input === 'object' && input !== null && typeof (input as { name?: unknown }).name === 'string'
+      ? (input as { name: string }).name
       : defaultName;
+  return parseLabelledOptions(`${factory} "${name}"`, schema, input);
+}
+
+/**
+ * {@link parseOptions} for option objects that are not a named policy's (a backoff, a retry
+ * budget): the error starts with `label` alone, `backoff.exponential: factor must be >= 1, got 0.5`.
+ *
+ * @internal
+ */
+export function parseLabelledOptions<TSchema extends z.ZodType>(
+  label: string,
+  schema: TSchema,
+  input: unknown,
+): z.output<TSchema> {
+  const given = input === undefined ? {} : input;
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw new TypeError(`${factory} "${name}": options must be an object, got ${describeValue(given)}`);
+    throw new TypeError(`${label}: options must be an object, got ${describeValue(given)}`);
   }
   const cleaned = withoutUndefined(given);
   const parsed = schema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
 
   const issue = parsed.error.issues[0];
-  if (issue === undefined) throw new TypeError(`${factory} "${name}": invalid options`);
+  if (issue === undefined) throw new TypeError(`${label}: invalid options`);
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '?';
-    throw new TypeError(`${factory} "${name}": ${[...issue.path, key].join('.')} is not a known option`);
+    throw new TypeError(`${label}: ${[...issue.path, key].join('.')} is not a known option`);
   }
   const option = issue.path.map(String).join('.') || 'options';
   const value = valueAt(cleaned, issue.path);
-  const message = `${factory} "${name}": ${option} ${describeIssue(issue)}, got ${describeValue(value)}`;
+  const message = `${label}: ${option} ${describeIssue(issue)}, got ${describeValue(value)}`;
   const isRangeProblem =
     issue.code === 'too_small' ||
     issue.code === 'too_big' ||
