@@ -25,3 +25,10 @@ export {
 export { isResilienceError, type ResilienceErrorByCode } from './errors/is-resilience-error.js';
 export { fallback } from './fallback/fallback.js';
 export { FALLBACK_DEFAULTS, type FallbackOptions, type FallbackReason } from './fallback/fallback-options.js';
+export {
+  currentContext,
+  remainingBudgetMs,
+  withContext,
+  type HyxContext,
+  type HyxContextInit,
+} from './context/hyx-context.js';

@@ -1,3 +1,4 @@
+import { currentContext } from '../context/hyx-context.js';
 import type { ResilienceEvent } from './resilience-event.js';
 
 type Listener = (event: ResilienceEvent) => void;
@@ -28,10 +29,21 @@ export class EventHub {
     };
   }
 
+  /**
+   * Hands `event` to every listener. Inside a hyx context (`withContext`) the listeners get a copy
+   * stamped with the context's `correlationId`; the context is read only when someone listens.
+   */
   emit(event: ResilienceEvent): void {
-    for (const listener of this.#listeners) {
+    const listeners = this.#listeners;
+    if (listeners.length === 0) return;
+    const context = currentContext();
+    const stamped =
+      context === undefined || event.correlationId !== undefined
+        ? event
+        : { ...event, correlationId: context.correlationId };
+    for (const listener of listeners) {
       try {
-        listener(event);
+        listener(stamped);
       } catch (error) {
         this.#warn(error);
       }

@@ -6,6 +6,11 @@ export interface EventSource {
   readonly policyKind: PolicyKind;
   /** The name of the policy that emitted the event. */
   readonly policyName: string;
+  /**
+   * The correlation id of the hyx context the event was emitted in (see `withContext`); the event hub
+   * fills it in, so policies never set it. Absent outside every context.
+   */
+  readonly correlationId?: string;
 }
 
 /** The work finished with a value the policy passed on. */

@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 import type { Clock, TimerHandle } from '../clock/clock.js';
 
 interface FakeTimer {
@@ -43,7 +45,9 @@ export class FakeClock implements Clock {
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     const id = this.#nextId++;
     const safeDelay = Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0;
-    this.#timers.set(id, { id, dueMs: this.#nowMs + safeDelay, callback });
+    // Like Node's timers, a callback runs in the async context that set it (AsyncLocalStorage, so the
+    // hyx context), not in the context of whoever calls `advance`.
+    this.#timers.set(id, { id, dueMs: this.#nowMs + safeDelay, callback: AsyncResource.bind(callback) });
     return id as unknown as TimerHandle;
   }
 
