@@ -28,9 +28,18 @@ export const countOrInfinitySchema = z.custom<number>(
   { error: 'must be an integer >= 1 or Infinity' },
 );
 
+/**
+ * Marks a custom schema that checks a value's type rather than its range, so that `parseOptions`
+ * throws a `TypeError` (not a `RangeError`) when it rejects a number: `shouldHandle: 5`.
+ */
+export const TYPE_CHECK_PARAMS = { isTypeCheck: true } as const;
+
 /** Any function; its signature is enforced by the TypeScript types. */
 export function functionSchema<T>(): z.ZodType<T> {
-  return z.custom<T>((value) => typeof value === 'function', { error: 'must be a function' });
+  return z.custom<T>((value) => typeof value === 'function', {
+    error: 'must be a function',
+    params: TYPE_CHECK_PARAMS,
+  });
 }
 
 /** An object with the {@link Clock} methods. */
@@ -41,5 +50,5 @@ export const clockSchema = z.custom<Clock>(
     typeof (value as Partial<Clock>).now === 'function' &&
     typeof (value as Partial<Clock>).setTimeout === 'function' &&
     typeof (value as Partial<Clock>).clearTimeout === 'function',
-  { error: 'must be a Clock (now, setTimeout, clearTimeout)' },
+  { error: 'must be a Clock (now, setTimeout, clearTimeout)', params: TYPE_CHECK_PARAMS },
 );

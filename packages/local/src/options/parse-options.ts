@@ -101,7 +101,7 @@ export function parseLabelledOptions<TSchema extends z.ZodType>(
     issue.code === 'too_small' ||
     issue.code === 'too_big' ||
     issue.code === 'not_multiple_of' ||
-    (issue.code === 'custom' && typeof value === 'number') ||
+    (issue.code === 'custom' && typeof value === 'number' && issue.params?.['isTypeCheck'] !== true) ||
     (issue.code === 'invalid_type' && typeof value === 'number');
   throw isRangeProblem ? new RangeError(message) : new TypeError(message);
 }
