@@ -1,0 +1,81 @@
+/**
+ * A permit granted by a {@link BulkheadState}: the right to run one call until it is released.
+ *
+ * The memory state's leases never expire (their holder lives in the same process). A distributed
+ * state (Redis) grants leases that expire after `leaseMs` unless renewed, so that a holder that dies
+ * cannot keep its permit; `expiresAtMs` says when, and `fencingToken` lets a downstream refuse
+ * writes from a holder whose lease has already passed to someone else.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBulkheadState } from '@hyx/local';
+ * const state = new MemoryBulkheadState({ maxConcurrent: 1 });
+ * const lease = state.acquire('db');
+ * if (lease !== undefined) console.log(lease.id, lease.fencingToken);
+ * ```
+ */
+export interface Lease {
+  /** Unique among the leases a state has granted; what `release` identifies the permit by. */
+  readonly id: string;
+  /** The permit pool the lease belongs to (the key passed to `acquire`). */
+  readonly key: string;
+  /** Grows with every grant for a key, never repeats: newer holders have larger tokens. */
+  readonly fencingToken: number;
+  /** When the lease lapses unless renewed; `undefined` for leases that never expire. */
+  readonly expiresAtMs?: number | undefined;
+}
+
+/**
+ * What a bulkhead asks of its state: the state port shared by the memory and Redis backends.
+ * The state owns the permit count and nothing else; the bulkhead shell owns the queue, waiting,
+ * timeouts, abort and events, so every backend enforces the same rules.
+ *
+ * Methods may answer synchronously: the memory state does, so that an uncontended call does not
+ * pay for a promise. A backend that talks to a server returns promises.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBulkheadState, bulkhead, type BulkheadState } from '@hyx/local';
+ * // A state that logs every grant, delegating to the memory state.
+ * const logged = (inner: BulkheadState): BulkheadState => ({
+ *   acquire: (key, nowMs) => {
+ *     const lease = inner.acquire(key, nowMs);
+ *     console.log('acquire', key);
+ *     return lease;
+ *   },
+ *   release: (lease) => inner.release(lease),
+ * });
+ * const db = bulkhead({ maxConcurrent: 4, createState: (config) => logged(new MemoryBulkheadState(config)) });
+ * ```
+ */
+export interface BulkheadState {
+  /**
+   * Takes a permit of pool `key` if one is free. Never waits: a full pool answers `undefined`.
+   *
+   * @param key - the pool; a bulkhead passes its own name, so one state can serve several pools
+   * @param nowMs - the time of the request, for backends whose leases expire; the memory state
+   *   ignores it, and the bulkhead does not pass it (memory leases never expire, Redis reads
+   *   its server's time), so an uncontended call never reads the clock
+   */
+  acquire(key: string, nowMs?: number): Lease | undefined | Promise<Lease | undefined>;
+  /**
+   * Gives a permit back. Releasing a lease that was already released (or has expired) does
+   * nothing: a permit is freed at most once.
+   */
+  release(lease: Lease): void | Promise<void>;
+}
+
+/**
+ * What a bulkhead hands to {@link BulkheadOptions.createState} when it builds its state.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBulkheadState, type BulkheadStateConfig } from '@hyx/local';
+ * const config: BulkheadStateConfig = { maxConcurrent: 8 };
+ * const state = new MemoryBulkheadState(config);
+ * ```
+ */
+export interface BulkheadStateConfig {
+  /** How many leases of one key may be held at once. */
+  readonly maxConcurrent: number;
+}
