@@ -32,3 +32,9 @@ export {
   type HyxContext,
   type HyxContextInit,
 } from './context/hyx-context.js';
+export { bulkhead, type BulkheadPolicy } from './bulkhead/bulkhead.js';
+export { BULKHEAD_DEFAULTS, type BulkheadOptions } from './bulkhead/bulkhead-options.js';
+export type { BulkheadState, BulkheadStateConfig, Lease } from './bulkhead/bulkhead-state.js';
+export { MemoryBulkheadState } from './bulkhead/memory-bulkhead-state.js';
+export { cache, type CachePolicy } from './cache/cache.js';
+export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache-options.js';
