@@ -62,7 +62,8 @@ export class MemoryBulkheadState implements BulkheadState {
     return this.#heldByKey.get(key) ?? 0;
   }
 
-  acquire(key: string): Lease | undefined {
+  /** Takes a permit of `key` if one is free; `nowMs` is ignored, memory leases never expire. */
+  acquire(key: string, _nowMs?: number): Lease | undefined {
     const held = this.#heldByKey.get(key) ?? 0;
     if (held >= this.#maxConcurrent) return undefined;
     this.#heldByKey.set(key, held + 1);
