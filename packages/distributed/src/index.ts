@@ -1,0 +1,27 @@
+/**
+ * Redis-backed state for hyx policies, so every instance of a service shares one rate limit,
+ * breaker or concurrency cap; plus the foundation those rest on: atomic Lua scripts run with
+ * EVALSHA, hash-tagged key names, and the Redis server's clock.
+ *
+ * @packageDocumentation
+ */
+export type { LuaArgument, RedisLike } from './redis-like.js';
+export {
+  LuaScript,
+  isNoScriptError,
+  type EmbeddedLuaScript,
+  type LuaArity,
+  type LuaScriptDefinition,
+} from './lua-script.js';
+export { LuaReplyError, arrayReply, integerReply } from './lua-reply.js';
+export {
+  HYX_KEY_PREFIX,
+  MAX_LITERAL_KEY_BYTES,
+  RedisKeyspace,
+  assertOneSlot,
+  escapeKeySegment,
+  hashSlotOf,
+  type RedisKeyspaceOptions,
+} from './redis-keys.js';
+export { LUA_COMMANDS, LUA_SCRIPTS } from './lua.generated.js';
+export { serverTimeMs } from './clock/server-time.js';
