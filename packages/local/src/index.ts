@@ -38,3 +38,22 @@ export type { BulkheadState, BulkheadStateConfig, Lease } from './bulkhead/bulkh
 export { MemoryBulkheadState } from './bulkhead/memory-bulkhead-state.js';
 export { cache, type CachePolicy } from './cache/cache.js';
 export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache-options.js';
+export { retry } from './retry/retry.js';
+export { RETRY_DEFAULTS, type RetryDelayContext, type RetryOptions } from './retry/retry-options.js';
+export { retryAfterDelay } from './retry/retry-after-delay.js';
+export { retryBudget, type RetryBudget } from './retry/retry-budget.js';
+export { RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry/retry-budget-options.js';
+export { backoff, type Backoff, type BackoffSequence } from './backoff/backoff.js';
+export {
+  BACKOFF_DEFAULTS,
+  type BackoffJitterOptions,
+  type GrowingBackoffOptions,
+  type Jitter,
+} from './backoff/backoff-options.js';
+export type { ConstantBackoffOptions } from './backoff/constant-backoff.js';
+export type { IntervalsBackoffOptions } from './backoff/intervals-backoff.js';
+export type { LinearBackoffOptions } from './backoff/linear-backoff.js';
+export type { ExponentialBackoffOptions } from './backoff/exponential-backoff.js';
+export type { FibonacciBackoffOptions } from './backoff/fibonacci-backoff.js';
+export type { DecorrelatedExponentialBackoffOptions } from './backoff/decorrelated-exponential-backoff.js';
+export type { SoftExponentialBackoffOptions } from './backoff/soft-exponential-backoff.js';
