@@ -147,6 +147,9 @@ export class CallScope implements ExecutionContext, AbortSource {
     const subscribers = this.#subscribers;
     subscribers.push(onAbort);
     return () => {
+      // Once notified, the array is being iterated: splicing it would skip the next subscriber (a
+      // child scope detaches itself from its parent while the parent notifies).
+      if (this.#subscribers !== subscribers) return;
       const index = subscribers.indexOf(onAbort);
       if (index >= 0) subscribers.splice(index, 1);
     };
