@@ -38,6 +38,37 @@ export type { BulkheadState, BulkheadStateConfig, Lease } from './bulkhead/bulkh
 export { MemoryBulkheadState } from './bulkhead/memory-bulkhead-state.js';
 export { cache, type CachePolicy } from './cache/cache.js';
 export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache-options.js';
+export {
+  circuitBreaker,
+  type CircuitBreakerPolicy,
+  type IsolationHandle,
+} from './circuit-breaker/circuit-breaker.js';
+export {
+  CIRCUIT_BREAKER_DEFAULTS,
+  type CircuitBreakerMode,
+  type CircuitBreakerOptions,
+} from './circuit-breaker/circuit-breaker-options.js';
+export {
+  DEFAULT_CIRCUIT_KEY,
+  type Admission,
+  type AdmissionPurpose,
+  type CallOutcome,
+  type CircuitBreakerSettings,
+  type CircuitBreakerSnapshot,
+  type CircuitBreakerState,
+  type CircuitBreakerStateProvider,
+  type CircuitInspection,
+  type CircuitMetrics,
+  type CircuitWindow,
+  type CircuitWindowSnapshot,
+  type IsolationGrant,
+  type Transition,
+  type TransitionReason,
+} from './circuit-breaker/circuit-breaker-state.js';
+export {
+  memoryCircuitBreakerState,
+  type MemoryCircuitBreakerStateOptions,
+} from './circuit-breaker/memory-circuit-breaker-state.js';
 export { retry } from './retry/retry.js';
 export { RETRY_DEFAULTS, type RetryDelayContext, type RetryOptions } from './retry/retry-options.js';
 export { retryAfterDelay } from './retry/retry-after-delay.js';
