@@ -22,6 +22,12 @@ export interface Clock {
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
   /** Cancels a timer; clearing a timer that already fired or was cleared does nothing. */
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Says whether a pending timer keeps the process alive (new timers do). Optional: a policy that
+   * keeps one long-lived timer (timeout) lets it go when idle with this, and clears it instead when
+   * the clock has no `keepAlive`.
+   */
+  keepAlive?(handle: TimerHandle, keepsProcessAlive: boolean): void;
 }
 
 /** Node clamps longer delays to 1 ms, so longer timers are chained in steps of this size. */
@@ -30,6 +36,7 @@ export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** A timer longer than Node allows, re-armed in steps until its deadline. */
 class LongTimer {
   current: NodeJS.Timeout | undefined;
+  keepsProcessAlive = true;
 
   constructor(callback: () => void, delayMs: number) {
     const deadline = Date.now() + delayMs;
@@ -41,6 +48,7 @@ class LongTimer {
         return;
       }
       this.current = setTimeout(arm, Math.min(remaining, MAX_TIMER_DELAY_MS));
+      if (!this.keepsProcessAlive) this.current.unref();
     };
     arm();
   }
@@ -67,5 +75,11 @@ export const systemClock: Clock = Object.freeze({
       return;
     }
     clearTimeout(handle as unknown as NodeJS.Timeout);
+  },
+  keepAlive(handle: TimerHandle, keepsProcessAlive: boolean): void {
+    if (handle instanceof LongTimer) handle.keepsProcessAlive = keepsProcessAlive;
+    const timer = handle instanceof LongTimer ? handle.current : (handle as unknown as NodeJS.Timeout);
+    if (keepsProcessAlive) timer?.ref();
+    else timer?.unref();
   },
 });

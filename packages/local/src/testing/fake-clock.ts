@@ -55,6 +55,9 @@ export class FakeClock implements Clock {
     this.#timers.delete(handle as unknown as number);
   }
 
+  /** Fake timers never hold a process open, so there is nothing to do. */
+  keepAlive(_handle: TimerHandle, _keepsProcessAlive: boolean): void {}
+
   /** How many timers are armed. Zero after a call means the policy cleaned up after itself. */
   get pendingTimers(): number {
     return this.#timers.size;
