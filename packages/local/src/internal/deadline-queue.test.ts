@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { DeadlineQueue } from './deadline-queue.js';
+import { FakeClock } from '../testing/fake-clock.js';
+
+type Step = { kind: 'enter' } | { kind: 'leave'; pick: number } | { kind: 'advance'; ms: number };
+
+const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
+  fc.constant<Step>({ kind: 'enter' }),
+  fc.record({ kind: fc.constant('leave' as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 60 }) }),
+);
+
+describe('DeadlineQueue', () => {
+  it('expires every entry exactly delayMs after it entered, unless it left first, with one timer', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArbitrary, { maxLength: 120 }), async (steps) => {
+        const clock = new FakeClock();
+        const delayMs = 50;
+        const expiredAt = new Map<number, number>();
+        const queue = new DeadlineQueue<number>(clock, delayMs, (id) => {
+          expect(expiredAt.has(id)).toBe(false);
+          expiredAt.set(id, clock.now());
+        });
+        const enteredAt = new Map<number, number>();
+        const tickets = new Map<number, number>();
+        const leftAt = new Map<number, number>();
+        let nextId = 0;
+        for (const step of steps) {
+          if (step.kind === 'enter') {
+            const id = nextId++;
+            enteredAt.set(id, clock.now());
+            tickets.set(id, queue.enter(id));
+          } else if (step.kind === 'leave') {
+            const open = [...tickets.keys()];
+            if (open.length === 0) continue;
+            const id = open[step.pick % open.length]!;
+            queue.leave(tickets.get(id)!);
+            tickets.delete(id);
+            leftAt.set(id, clock.now());
+          } else {
+            await clock.advance(step.ms);
+          }
+          expect(clock.pendingTimers).toBeLessThanOrEqual(1);
+          expect(queue.inFlightCount).toBe(tickets.size);
+        }
+        await clock.advance(delayMs);
+        for (const [id, startedMs] of enteredAt) {
+          const left = leftAt.get(id);
+          const expectedExpiry =
+            left === undefined || left >= startedMs + delayMs ? startedMs + delayMs : undefined;
+          expect(expiredAt.get(id)).toBe(expectedExpiry);
+        }
+        for (const ticket of tickets.values()) queue.leave(ticket);
+        await clock.advance(delayMs);
+        expect(clock.pendingTimers).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never expires an entry early and at most one delay late when the wall clock steps back', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(stepArbitrary, fc.integer({ min: -100_000, max: -1 })), { maxLength: 120 }),
+        async (steps) => {
+          const fake = new FakeClock();
+          let offsetMs = 0;
+          const clock = {
+            now: () => fake.now() + offsetMs,
+            setTimeout: (callback: () => void, delayMs: number) => fake.setTimeout(callback, delayMs),
+            clearTimeout: fake.clearTimeout.bind(fake),
+            keepAlive: fake.keepAlive.bind(fake),
+          };
+          const delayMs = 50;
+          const enteredAt: number[] = [];
+          const expiredAfter: number[] = [];
+          const queue = new DeadlineQueue<number>(clock, delayMs, (id) => {
+            expiredAfter[id] = fake.now() - (enteredAt[id] ?? Number.NaN);
+          });
+          for (const step of steps) {
+            if (typeof step === 'number') offsetMs += step;
+            else if (step.kind === 'enter') {
+              enteredAt.push(fake.now());
+              queue.enter(enteredAt.length - 1);
+            } else if (step.kind === 'advance') await fake.advance(step.ms);
+          }
+          await fake.advance(2 * delayMs);
+          expect(expiredAfter.length).toBe(enteredAt.length);
+          for (const afterMs of expiredAfter) {
+            expect(afterMs).toBeGreaterThanOrEqual(delayMs);
+            expect(afterMs).toBeLessThanOrEqual(2 * delayMs);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

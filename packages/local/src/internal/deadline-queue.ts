@@ -1,0 +1,189 @@
+import type { Clock, TimerHandle } from '../clock/clock.js';
+
+const INITIAL_CAPACITY = 16;
+
+/**
+ * The deadlines of one policy whose entries all expire the same `delayMs` after they enter, served
+ * by ONE clock timer instead of a timer per entry (`setTimeout` + `clearTimeout` cost ~570 ns, more
+ * than a whole timeout call may). Entries enter in time order with the same delay, so their
+ * deadlines are in FIFO order: a ring buffer holds them, the timer is armed for the oldest live one,
+ * and when it fires every expired entry is handed to `onExpired` and the timer is re-armed for the
+ * next live one. An entry that leaves early is only marked (lazy removal); the head is popped as
+ * soon as it is settled, so a steady stream of fast calls keeps the buffer at a few slots.
+ *
+ * Process lifetime: while any entry is in flight the timer keeps the process alive (so a deadline
+ * fires even for a script with nothing else pending); when none is, the timer is released with
+ * `clock.keepAlive(handle, false)`, or cleared if the clock has no `keepAlive`. A released timer may
+ * stay armed for up to `delayMs` and then fires on an empty queue without re-arming.
+ *
+ * Time: the clock's `now()` is a wall clock that NTP may step. Two readings decide expiry, and an
+ * entry expires as soon as either says so:
+ * - wall time made monotonic: only forward steps of `now()` advance it, so a backward step freezes
+ *   it rather than moving deadlines away (it never makes an entry expire early);
+ * - timer time: the sum of the delays of the timers that fired. A timer armed for `d` ms fires
+ *   after at least `d` ms of real (monotonic) time whatever the wall clock does. An entry that
+ *   entered while a timer armed for `d` was pending is at least `T` old once timer time passes that
+ *   timer's due time plus `T`.
+ *
+ * Bound: a backward step of the wall clock makes a deadline late by at most the delay of the timer
+ * pending when the entry entered, which is at most `delayMs` (and zero for an entry that armed the
+ * timer itself). A forward step may end in-flight entries early, as with any wall-clock deadline.
+ * Both readings only grow and every entry gets the same `delayMs`, so deadlines can never be out of
+ * order; the scan still stops at the first unexpired live entry, which would bound any disorder by
+ * that entry's own deadline.
+ *
+ * @internal
+ */
+export class DeadlineQueue<TEntry> {
+  readonly #clock: Clock;
+  readonly #delayMs: number;
+  readonly #onExpired: (entry: TEntry) => void;
+  readonly #onTimer = (): void => {
+    this.#fire();
+  };
+
+  // Ring buffer of the entries from #headSeq (inclusive) to #tailSeq (exclusive), slot = seq % capacity.
+  // Sequence numbers restart at 0 whenever nothing is in flight (no ticket is outstanding then), and
+  // stay exact integers far beyond any process lifetime otherwise.
+  #entries: (TEntry | undefined)[] = new Array<TEntry | undefined>(INITIAL_CAPACITY).fill(undefined);
+  #wallDeadlines = new Float64Array(INITIAL_CAPACITY);
+  #timerDeadlines = new Float64Array(INITIAL_CAPACITY);
+  #capacity = INITIAL_CAPACITY;
+  #headSeq = 0;
+  #tailSeq = 0;
+  /** Entries that entered and have not left, expired or not. */
+  #inFlightCount = 0;
+
+  #timer: TimerHandle | undefined;
+  #isTimerKeepingAlive = false;
+  /** Timer time when the pending timer fires. */
+  #timerDueMs = 0;
+  /** Timer time: the sum of the delays of the timers that fired. */
+  #timerTimeMs = 0;
+  /** Wall time made monotonic (only forward steps count). */
+  #wallTimeMs = 0;
+  #lastWallReadingMs: number;
+
+  constructor(clock: Clock, delayMs: number, onExpired: (entry: TEntry) => void) {
+    this.#clock = clock;
+    this.#delayMs = delayMs;
+    this.#onExpired = onExpired;
+    this.#lastWallReadingMs = clock.now();
+  }
+
+  /** How many entries are in flight (entered, not yet left). */
+  get inFlightCount(): number {
+    return this.#inFlightCount;
+  }
+
+  /** Adds an entry due `delayMs` from now; returns the ticket to pass to {@link leave}. */
+  enter(entry: TEntry): number {
+    const wallNowMs = this.#readWallTime();
+    if (this.#tailSeq - this.#headSeq === this.#capacity) this.#grow();
+    const seq = this.#tailSeq++;
+    const slot = seq % this.#capacity;
+    this.#entries[slot] = entry;
+    this.#wallDeadlines[slot] = wallNowMs + this.#delayMs;
+    this.#inFlightCount++;
+    if (this.#timer === undefined) {
+      // This entry arms the timer, so it is exactly `delayMs` old when the timer fires.
+      this.#timerDeadlines[slot] = this.#timerTimeMs + this.#delayMs;
+      this.#arm(this.#delayMs);
+    } else {
+      // It entered somewhere before the pending timer's due time: count from that due time.
+      this.#timerDeadlines[slot] = this.#timerDueMs + this.#delayMs;
+      if (!this.#isTimerKeepingAlive) this.#keepAlive(true);
+    }
+    return seq;
+  }
+
+  /** Removes the entry of `ticket`, expired or not. Call exactly once per {@link enter}. */
+  leave(ticket: number): void {
+    if (ticket >= this.#headSeq) {
+      this.#entries[ticket % this.#capacity] = undefined;
+      if (ticket === this.#headSeq) this.#dropSettledHead();
+    }
+    if (--this.#inFlightCount !== 0) return;
+    // Nothing in flight: every slot is empty and no ticket is outstanding.
+    this.#headSeq = 0;
+    this.#tailSeq = 0;
+    if (this.#timer !== undefined) {
+      if (this.#clock.keepAlive === undefined) {
+        this.#clock.clearTimeout(this.#timer);
+        this.#timer = undefined;
+      } else {
+        this.#keepAlive(false);
+      }
+    }
+  }
+
+  #dropSettledHead(): void {
+    let headSeq = this.#headSeq;
+    while (headSeq < this.#tailSeq && this.#entries[headSeq % this.#capacity] === undefined) headSeq++;
+    this.#headSeq = headSeq;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#timerTimeMs = this.#timerDueMs;
+    const wallNowMs = this.#readWallTime();
+    const timerNowMs = this.#timerTimeMs;
+    let expired: TEntry[] | undefined;
+    let headSeq = this.#headSeq;
+    for (; headSeq < this.#tailSeq; headSeq++) {
+      const slot = headSeq % this.#capacity;
+      const entry = this.#entries[slot];
+      if (entry === undefined) continue;
+      const wallLeftMs = (this.#wallDeadlines[slot] ?? 0) - wallNowMs;
+      const timerLeftMs = (this.#timerDeadlines[slot] ?? 0) - timerNowMs;
+      if (wallLeftMs > 0 && timerLeftMs > 0) {
+        this.#arm(Math.min(wallLeftMs, timerLeftMs));
+        break;
+      }
+      (expired ??= []).push(entry);
+      this.#entries[slot] = undefined;
+    }
+    this.#headSeq = headSeq;
+    // Re-armed before the callbacks run: an abort listener may start a new call synchronously.
+    if (expired === undefined) return;
+    for (const entry of expired) this.#onExpired(entry);
+  }
+
+  #arm(delayMs: number): void {
+    this.#timer = this.#clock.setTimeout(this.#onTimer, delayMs);
+    this.#timerDueMs = this.#timerTimeMs + delayMs;
+    // New timers keep the process alive; one is armed only while some entry is in flight.
+    this.#isTimerKeepingAlive = true;
+  }
+
+  #keepAlive(keepsProcessAlive: boolean): void {
+    this.#isTimerKeepingAlive = keepsProcessAlive;
+    if (this.#timer !== undefined) this.#clock.keepAlive?.(this.#timer, keepsProcessAlive);
+  }
+
+  #readWallTime(): number {
+    const readingMs = this.#clock.now();
+    const stepMs = readingMs - this.#lastWallReadingMs;
+    this.#lastWallReadingMs = readingMs;
+    if (stepMs > 0) this.#wallTimeMs += stepMs;
+    return this.#wallTimeMs;
+  }
+
+  #grow(): void {
+    const capacity = this.#capacity * 2;
+    const entries = new Array<TEntry | undefined>(capacity).fill(undefined);
+    const wallDeadlines = new Float64Array(capacity);
+    const timerDeadlines = new Float64Array(capacity);
+    for (let seq = this.#headSeq; seq < this.#tailSeq; seq++) {
+      const from = seq % this.#capacity;
+      const to = seq % capacity;
+      entries[to] = this.#entries[from];
+      wallDeadlines[to] = this.#wallDeadlines[from] ?? 0;
+      timerDeadlines[to] = this.#timerDeadlines[from] ?? 0;
+    }
+    this.#entries = entries;
+    this.#wallDeadlines = wallDeadlines;
+    this.#timerDeadlines = timerDeadlines;
+    this.#capacity = capacity;
+  }
+}
