@@ -1,0 +1,133 @@
+import type { Clock } from '../clock/clock.js';
+import { BasePolicy } from '../policy/base-policy.js';
+import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
+import { TimeoutError } from '../errors/errors.js';
+import type { ErrorSource } from '../errors/resilience-error.js';
+import { callSafely, raceWithAbort } from '../internal/abort.js';
+import {
+  type AbortSource,
+  CallScope,
+  abortSourceOf,
+  inheritedAttempt,
+  isAbortFrom,
+} from '../internal/call-scope.js';
+import { DeadlineQueue } from '../internal/deadline-queue.js';
+import { parseOptions } from '../options/parse-options.js';
+import { type TimeoutOptions, timeoutOptionsSchema } from './timeout-options.js';
+
+class TimeoutPolicy extends BasePolicy {
+  readonly #timeoutMs: number;
+  readonly #isAggressive: boolean;
+  readonly #clock: Clock;
+  readonly #errorSource: ErrorSource;
+  /** One timer for every call of this policy: they all share `timeoutMs`, so deadlines are FIFO. */
+  readonly #deadlines: DeadlineQueue<CallScope>;
+
+  constructor(options: TimeoutOptions) {
+    const parsed = parseOptions('timeout', timeoutOptionsSchema, options, 'timeout');
+    super('timeout', parsed.name);
+    this.#timeoutMs = parsed.timeoutMs;
+    this.#isAggressive = parsed.strategy === 'aggressive';
+    this.#clock = parsed.clock;
+    this.#errorSource = { policyKind: 'timeout', policyName: parsed.name };
+    this.#deadlines = new DeadlineQueue(parsed.clock, parsed.timeoutMs, (scope) => {
+      this.#expire(scope);
+    });
+  }
+
+  async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const abortSource = abortSourceOf(options);
+    if (abortSource?.aborted === true) throw abortSource.reason;
+    const isListened = this.events.hasListeners;
+    const startedMs = isListened ? this.#clock.now() : 0;
+    // The work's context: its AbortSignal exists only if the work reads `signal`.
+    const scope = CallScope.abortable(abortSource, inheritedAttempt(abortSource));
+    if (isListened) this.#reportTimeoutOf(scope);
+    const ticket = this.#deadlines.enter(scope);
+    try {
+      const work = callSafely(fn, scope);
+      // Aggressive: the deadline or the caller ends the wait. Cooperative: only the caller does (a
+      // caller's abort rejects at once, as fetch does); at the deadline the work is asked to stop.
+      const result = await (this.#isAggressive
+        ? raceWithAbort(work, scope)
+        : abortSource === undefined
+          ? work
+          : raceWithAbort(work, abortSource));
+      if (this.events.hasListeners) this.#emitOutcome(startedMs, undefined, false);
+      return result;
+    } catch (error) {
+      const outcome = this.#outcomeOf(error, scope, abortSource);
+      if (this.events.hasListeners) this.#emitOutcome(startedMs, outcome, true);
+      throw outcome;
+    } finally {
+      this.#deadlines.leave(ticket);
+      scope.dispose();
+    }
+  }
+
+  /** The error the call rejects with, given what the work (or the race) rejected with. */
+  #outcomeOf(error: unknown, scope: CallScope, abortSource: AbortSource | undefined): unknown {
+    // The caller's own abort is never reported as a timeout, even after the deadline passed.
+    if (isAbortFrom(abortSource, error)) return error;
+    if (!scope.isSelfAborted || error === scope.reason) return error;
+    // The deadline passed and the work then failed in its own way (often because it was aborted).
+    return new TimeoutError(this.#errorSource, this.#timeoutMs, { cause: error });
+  }
+
+  /** Called by the deadline queue (from its shared timer) when a call's deadline passes. */
+  #expire(scope: CallScope): void {
+    // Already aborted means the caller aborted first: not a timeout.
+    if (!scope.aborted) scope.abort(new TimeoutError(this.#errorSource, this.#timeoutMs));
+  }
+
+  /**
+   * Emits `timeout.elapsed` when `scope` times out. The shared timer runs in the async context of
+   * whichever call armed it, so the event is emitted from a promise reaction created here, in this
+   * call's context: listeners then see this call's `correlationId`.
+   */
+  #reportTimeoutOf(scope: CallScope): void {
+    void new Promise<void>((resolve) => {
+      scope.subscribe(resolve);
+    }).then(() => {
+      if (!scope.isSelfAborted || !this.events.hasListeners) return;
+      this.events.emit({
+        type: 'timeout.elapsed',
+        policyKind: this.kind,
+        policyName: this.name,
+        timeoutMs: this.#timeoutMs,
+      });
+    });
+  }
+
+  #emitOutcome(startedMs: number, error: unknown, isFailure: boolean): void {
+    const durationMs = this.#clock.now() - startedMs;
+    this.events.emit(
+      isFailure
+        ? { type: 'execution.failed', policyKind: this.kind, policyName: this.name, durationMs, error }
+        : { type: 'execution.succeeded', policyKind: this.kind, policyName: this.name, durationMs },
+    );
+  }
+}
+
+/**
+ * A policy that gives the work `timeoutMs` to finish. At the deadline the work's `signal` aborts
+ * with a {@link TimeoutError} as its reason; with `strategy: 'aggressive'` the call also rejects at
+ * once, with `'cooperative'` (the default) it waits for the work to stop. A caller's own abort
+ * rejects with the caller's reason and is never reported as a timeout.
+ *
+ * Put it outside a retry for one deadline around all attempts (`compose(timeout, retry)`), inside
+ * for a deadline per attempt (`compose(retry, timeout)`).
+ *
+ * @example
+ * ```ts
+ * import { timeout } from '@hyx/local';
+ * const withDeadline = timeout({ timeoutMs: 500 });
+ * const body = await withDeadline.execute(async ({ signal }) => {
+ *   const response = await fetch('http://127.0.0.1:8080/', { signal });
+ *   return response.text();
+ * });
+ * ```
+ */
+export function timeout(options: TimeoutOptions): Policy {
+  return new TimeoutPolicy(options);
+}
