@@ -88,3 +88,7 @@ export type { ExponentialBackoffOptions } from './backoff/exponential-backoff.js
 export type { FibonacciBackoffOptions } from './backoff/fibonacci-backoff.js';
 export type { DecorrelatedExponentialBackoffOptions } from './backoff/decorrelated-exponential-backoff.js';
 export type { SoftExponentialBackoffOptions } from './backoff/soft-exponential-backoff.js';
+export { timeout } from './timeout/timeout.js';
+export { TIMEOUT_DEFAULTS, type TimeoutOptions, type TimeoutStrategy } from './timeout/timeout-options.js';
+export { hedge } from './hedge/hedge.js';
+export { HEDGE_DEFAULTS, type HedgeOptions } from './hedge/hedge-options.js';
