@@ -53,18 +53,18 @@ function rollTo(window: RetryBudgetWindow | undefined, windowMs: number, nowMs: 
   const elapsedMs = nowMs - window.startMs;
   // A clock that went backwards stays in the current window rather than rewriting history.
   if (elapsedMs < windowMs) return window;
-  const windowsPassed = Math.floor(elapsedMs / windowMs);
-  const startMs = window.startMs + windowsPassed * windowMs;
-  if (windowsPassed === 1) {
+  if (elapsedMs < 2 * windowMs) {
     return {
-      startMs,
+      startMs: window.startMs + windowMs,
       previousSuccesses: window.currentSuccesses,
       previousRetries: window.currentRetries,
       currentSuccesses: 0,
       currentRetries: 0,
     };
   }
-  return emptyWindow(startMs);
+  // Idle for two windows or more: nothing counts any more. Starting afresh at `nowMs`, exactly as
+  // without state, means a Redis key's expiry (or its absence) never changes a decision.
+  return emptyWindow(nowMs);
 }
 
 /**

@@ -86,13 +86,16 @@ describe('retry budget algorithm', () => {
     ]);
   });
 
-  it('forgets everything after a long idle gap', () => {
-    play({ ratio: 1, minRetriesPerSecond: 1, windowMs: 1_000 }, [
+  it('forgets everything after two idle windows and starts afresh, as without state', () => {
+    const rule = { ratio: 1, minRetriesPerSecond: 1, windowMs: 1_000 };
+    play(rule, [
       [0, 'withdraw', true],
       [0, 'withdraw', false],
       [1e12, 'balance', 1],
       [1e12, 'withdraw', true],
     ]);
+    const idle = withdrawRetry(depositSuccess(undefined, rule, 0), rule, 2_300).window;
+    expect(idle).toEqual(withdrawRetry(undefined, rule, 2_300).window);
   });
 
   it('keeps a clock that went backwards in the current window', () => {
@@ -123,27 +126,27 @@ describe('retry budget algorithm', () => {
       fc.property(rule, ops, (chosen, steps) => {
         let window: RetryBudgetWindow | undefined;
         let nowMs = 0;
-        let firstMs: number | undefined;
+        // Counts per fixed window, keyed by the window's start as the algorithm chose it.
         const successes = new Map<number, number>();
         const retries = new Map<number, number>();
         for (const [gapMs, isDeposit] of steps) {
           nowMs += gapMs;
-          firstMs ??= nowMs;
-          const index = Math.floor((nowMs - firstMs) / chosen.windowMs);
           if (isDeposit) {
             window = depositSuccess(window, chosen, nowMs);
-            successes.set(index, (successes.get(index) ?? 0) + 1);
+            successes.set(window.startMs, (successes.get(window.startMs) ?? 0) + 1);
           } else {
             const withdrawal = withdrawRetry(window, chosen, nowMs);
             window = withdrawal.window;
-            if (withdrawal.isAllowed) retries.set(index, (retries.get(index) ?? 0) + 1);
+            if (withdrawal.isAllowed) retries.set(window.startMs, (retries.get(window.startMs) ?? 0) + 1);
           }
         }
         const reserve = (chosen.minRetriesPerSecond * chosen.windowMs) / 1000;
-        for (const [index, count] of retries) {
-          const earned = chosen.ratio * ((successes.get(index) ?? 0) + (successes.get(index - 1) ?? 0));
-          if (count > reserve + earned + 1e-6)
-            throw new Error(`window ${index}: ${count} retries > ${reserve} + ${earned}`);
+        for (const [startMs, count] of retries) {
+          const earned =
+            chosen.ratio * ((successes.get(startMs) ?? 0) + (successes.get(startMs - chosen.windowMs) ?? 0));
+          if (count > reserve + earned + 1e-6) {
+            throw new Error(`window at ${startMs}: ${count} retries > ${reserve} + ${earned}`);
+          }
         }
       }),
       { numRuns: 300 },
