@@ -10,7 +10,6 @@ import {
   nonNegativeIntSchema,
   policyNameSchema,
   positiveDurationMsSchema,
-  positiveIntSchema,
 } from '../options/option-schemas.js';
 import { parseOptions } from '../options/parse-options.js';
 import type {
@@ -169,15 +168,21 @@ const MAX_WINDOW_SLOTS = 100_000;
 
 const rateSchema = z.number().gt(0).max(1);
 
+/**
+ * A whole number >= 1. Checked with a refinement so the message reads "must be an integer" (the
+ * shared `positiveIntSchema` reports zod's "of type int").
+ */
+const wholeCountSchema = z.number().min(1).refine(Number.isInteger, { error: 'must be an integer' });
+
 const windowSchema = z.discriminatedUnion(
   'kind',
   [
     z.strictObject({ kind: z.literal('consecutive') }),
-    z.strictObject({ kind: z.literal('countWindow'), size: positiveIntSchema.max(MAX_WINDOW_SLOTS) }),
+    z.strictObject({ kind: z.literal('countWindow'), size: wholeCountSchema.max(MAX_WINDOW_SLOTS) }),
     z.strictObject({
       kind: z.literal('timeWindow'),
-      durationMs: positiveIntSchema.max(MAX_TIMER_DELAY_MS),
-      buckets: positiveIntSchema.max(MAX_WINDOW_SLOTS),
+      durationMs: wholeCountSchema.max(MAX_TIMER_DELAY_MS),
+      buckets: wholeCountSchema.max(MAX_WINDOW_SLOTS),
     }),
   ],
   { error: 'must be one of "consecutive", "countWindow", "timeWindow"' },
@@ -193,12 +198,12 @@ export const circuitBreakerOptionsSchema = z
   .strictObject({
     window: windowSchema.default(() => CIRCUIT_BREAKER_DEFAULTS.window),
     failureRate: rateSchema.optional(),
-    failureCount: positiveIntSchema.optional(),
+    failureCount: wholeCountSchema.optional(),
     slowCallRate: rateSchema.optional(),
     slowCallDurationMs: positiveDurationMsSchema.optional(),
-    minimumCalls: positiveIntSchema.optional(),
+    minimumCalls: wholeCountSchema.optional(),
     halfOpenAfterMs: halfOpenAfterMsSchema.default(CIRCUIT_BREAKER_DEFAULTS.halfOpenAfterMs),
-    permittedHalfOpenCalls: positiveIntSchema.default(CIRCUIT_BREAKER_DEFAULTS.permittedHalfOpenCalls),
+    permittedHalfOpenCalls: wholeCountSchema.default(CIRCUIT_BREAKER_DEFAULTS.permittedHalfOpenCalls),
     maxHalfOpenWaitMs: positiveDurationMsSchema.default(CIRCUIT_BREAKER_DEFAULTS.maxHalfOpenWaitMs),
     healthCheck: functionSchema<(context: ExecutionContext) => unknown>().optional(),
     shouldHandle: functionSchema<(error: unknown) => boolean>().default(
@@ -259,7 +264,7 @@ function openDurationSchedule(
   for (let opens = 1; opens <= OPEN_DURATION_SCHEDULE_LENGTH; opens++) {
     const durationMs = halfOpenAfterMs(opens);
     if (!durationMsSchema.safeParse(durationMs).success) {
-      const message = `circuitBreaker "${name}": halfOpenAfterMs(${opens}) must return a duration in ms (0 to ${MAX_TIMER_DELAY_MS}), got ${String(durationMs)}`;
+      const message = `circuitBreaker "${name}": halfOpenAfterMs(${opens}) must return a duration in ms (0 to ${MAX_TIMER_DELAY_MS}), got ${typeof durationMs === 'string' ? JSON.stringify(durationMs) : String(durationMs)}`;
       throw typeof durationMs === 'number' ? new RangeError(message) : new TypeError(message);
     }
     schedule.push(durationMs);
