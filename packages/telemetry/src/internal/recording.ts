@@ -1,0 +1,104 @@
+import type { CircuitState, Policy, ResilienceEvent } from '@hyx/local';
+
+import { INSTRUMENT_DEFAULTS, type InstrumentOptions } from '../instrumentation.js';
+import type { Measurement } from '../measurements/measurement.js';
+import { circuitStateMeasurements } from '../measurements/measurements-of.js';
+import { SeriesStore, type SeriesStoreOptions } from './series-store.js';
+
+/**
+ * The error reporter of one instrumentation: the user's `onError`, or one process warning.
+ *
+ * @internal
+ */
+export function errorReporter(
+  options: InstrumentOptions | undefined,
+  backend: string,
+): (error: unknown) => void {
+  const onError = options?.onError;
+  if (onError !== undefined) {
+    return (error) => {
+      try {
+        onError(error);
+      } catch {
+        // The reporter itself failed; nothing is left to tell, and the call must not notice.
+      }
+    };
+  }
+  let hasWarned = false;
+  return (error) => {
+    if (hasWarned) return;
+    hasWarned = true;
+    const detail = error instanceof Error ? error.message : String(error);
+    process.emitWarning(
+      `hyx telemetry: the ${backend} backend threw and was ignored: ${detail}`,
+      'HyxTelemetryWarning',
+    );
+  };
+}
+
+/**
+ * The {@link SeriesStore} of one instrumentation, with the options every backend shares.
+ *
+ * @internal
+ */
+export function createStore<TExported>(
+  options: InstrumentOptions | undefined,
+  backend: Pick<SeriesStoreOptions<TExported>, 'exportLabels' | 'bucketBounds' | 'onRecord'>,
+  reportError: (error: unknown) => void,
+): SeriesStore<TExported> {
+  const durations = options?.durations ?? INSTRUMENT_DEFAULTS.durations;
+  const maxSeries = options?.maxSeries ?? INSTRUMENT_DEFAULTS.maxSeries;
+  if (!Number.isInteger(maxSeries) || maxSeries < 1) {
+    throw new RangeError(`instrument: maxSeries must be an integer >= 1, got ${maxSeries}`);
+  }
+  return new SeriesStore<TExported>({
+    ...backend,
+    maxSeries,
+    isRecorded:
+      durations === true
+        ? undefined
+        : (measurement: Measurement) =>
+            measurement.instrument !== 'execution.duration' ||
+            (durations !== false &&
+              durations({ kind: measurement.labels.policyKind, name: measurement.labels.policyName })),
+    onOverflow: () => {
+      reportError(new RangeError(`more than ${maxSeries} series; measurements of new series are dropped`));
+    },
+  });
+}
+
+/**
+ * Subscribes `record` to `policy`'s events. Whatever `record` throws goes to `reportError`: a metrics
+ * backend never changes a call's outcome, and the policy's event hub never sees our failure.
+ *
+ * @internal
+ */
+export function subscribeGuarded(
+  policy: Policy<unknown>,
+  record: (event: ResilienceEvent) => void,
+  reportError: (error: unknown) => void,
+): () => void {
+  return policy.onEvent((event) => {
+    try {
+      record(event);
+    } catch (error) {
+      reportError(error);
+    }
+  });
+}
+
+/**
+ * The measurements a policy stands for before it emits anything: a circuit breaker's current state,
+ * so the state gauge exists from the start rather than from the first transition.
+ *
+ * @internal
+ */
+export function initialMeasurementsOf(policy: Policy<unknown>): Measurement[] {
+  if (policy.kind !== 'circuit-breaker') return [];
+  const state: unknown = (policy as { readonly state?: unknown }).state;
+  return isCircuitState(state) ? circuitStateMeasurements(policy.kind, policy.name, state) : [];
+}
+
+function isCircuitState(value: unknown): value is CircuitState {
+  return value === 'closed' || value === 'open' || value === 'half-open' || value === 'isolated';
+}

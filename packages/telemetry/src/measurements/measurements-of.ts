@@ -1,0 +1,200 @@
+import type { CircuitState, PolicyKind, ResilienceEvent } from '@hyx/local';
+
+import type { InstrumentId, Measurement, MeasurementLabels } from './measurement.js';
+
+/** Every circuit state, in the order the one-hot `circuit.state` series are written. */
+const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated'];
+
+/** A short word from code (a reason, a class name): anything else could be unbounded user data. */
+const BOUNDED_WORD = /^[A-Za-z][\w.:-]{0,63}$/;
+
+/**
+ * `value` when it is a short code-like word, `'other'` otherwise. Reasons and class names come from
+ * code, but a label must stay bounded even when they do not (a generated class, a reason with an id).
+ *
+ * @internal
+ */
+export function boundedWord(value: unknown): string {
+  return typeof value === 'string' && BOUNDED_WORD.test(value) ? value : 'other';
+}
+
+/**
+ * The class name of an error, never its message: `TimeoutError`, `TypeError`, `DOMException`. A
+ * thrown value that is not an `Error` is `'non-error'`.
+ *
+ * @internal
+ */
+export function errorTypeOf(error: unknown): string {
+  if (!(error instanceof Error)) return 'non-error';
+  // A DOMException's class says little; its name (AbortError, TimeoutError) is the useful part.
+  const name = error instanceof DOMException ? error.name : error.constructor.name;
+  return boundedWord(name);
+}
+
+/**
+ * The one-hot `circuit.state` measurements of a breaker in `state`: 1 for it, 0 for the others.
+ *
+ * @example
+ * ```ts
+ * import { circuitStateMeasurements } from '@hyx/telemetry';
+ * const [closed] = circuitStateMeasurements('circuit-breaker', 'payments', 'closed');
+ * console.log(closed?.value); // 1
+ * ```
+ */
+export function circuitStateMeasurements(
+  policyKind: PolicyKind,
+  policyName: string,
+  state: CircuitState,
+): Measurement[] {
+  return CIRCUIT_STATES.map((candidate) => ({
+    instrument: 'circuit.state',
+    value: candidate === state ? 1 : 0,
+    labels: { policyKind, policyName, state: candidate },
+  }));
+}
+
+/**
+ * The measurements one event stands for: always one increment of the `events` counter, plus the
+ * duration of an execution, the new circuit state, the bulkhead's levels or a rate-limit decision.
+ * Pure: the same event always gives the same measurements, and every label is bounded (policy kind
+ * and name, event type, outcome, reason, error class name; never a key, URL or message).
+ *
+ * | event | `events` labels beyond kind, name, type | other measurements |
+ * |---|---|---|
+ * | `execution.succeeded` | | `execution.duration` (outcome `success`) |
+ * | `execution.failed` | `errorType` | `execution.duration` (outcome `failure`) |
+ * | `retry.scheduled` | `reason` (`error`/`result`), `errorType` | |
+ * | `retry.exhausted`, `fallback.used`, `call.rejected` | `reason` | |
+ * | `circuit.transitioned` | `reason` | `circuit.state`: 1 for `to`, 0 for the other states |
+ * | `bulkhead.acquired`, `bulkhead.released` | | `bulkhead.in_flight`, `bulkhead.queued` levels |
+ * | `rate-limit.decided` | | `rate_limit.decisions` (outcome, source when present) |
+ *
+ * @example
+ * ```ts
+ * import { measurementsOf } from '@hyx/telemetry';
+ * const measurements = measurementsOf({
+ *   type: 'execution.succeeded',
+ *   policyKind: 'retry',
+ *   policyName: 'api',
+ *   durationMs: 250,
+ * });
+ * // [{ instrument: 'events', value: 1, ... }, { instrument: 'execution.duration', value: 0.25, ... }]
+ * ```
+ */
+export function measurementsOf(event: ResilienceEvent): Measurement[] {
+  const { policyKind, policyName } = event;
+  const count = (extra?: Partial<MeasurementLabels>): Measurement => ({
+    instrument: 'events',
+    value: 1,
+    labels: { policyKind, policyName, eventType: event.type, ...extra },
+  });
+  switch (event.type) {
+    case 'execution.succeeded':
+      return [
+        count(),
+        {
+          instrument: 'execution.duration',
+          value: event.durationMs / 1000,
+          labels: { policyKind, policyName, outcome: 'success' },
+        },
+      ];
+    case 'execution.failed':
+      return [
+        count({ errorType: errorTypeOf(event.error) }),
+        {
+          instrument: 'execution.duration',
+          value: event.durationMs / 1000,
+          labels: { policyKind, policyName, outcome: 'failure' },
+        },
+      ];
+    case 'retry.scheduled':
+      return [
+        'error' in event
+          ? count({ reason: 'error', errorType: errorTypeOf(event.error) })
+          : count({ reason: 'result' }),
+      ];
+    case 'retry.exhausted':
+    case 'fallback.used':
+    case 'call.rejected':
+      return [count({ reason: boundedWord(event.reason) })];
+    case 'circuit.transitioned':
+      return [
+        count({ reason: boundedWord(event.reason) }),
+        ...circuitStateMeasurements(policyKind, policyName, event.to),
+      ];
+    case 'bulkhead.acquired':
+    case 'bulkhead.released':
+      return [
+        count(),
+        { instrument: 'bulkhead.in_flight', value: event.inFlight, labels: { policyKind, policyName } },
+        { instrument: 'bulkhead.queued', value: event.queued, labels: { policyKind, policyName } },
+      ];
+    case 'rate-limit.decided': {
+      const outcome = event.allowed ? 'allowed' : 'rejected';
+      // `source` is optional on the event (a distributed limiter says which path decided).
+      const source: unknown = (event as { readonly source?: unknown }).source;
+      return [
+        count(),
+        {
+          instrument: 'rate_limit.decisions',
+          value: 1,
+          labels:
+            source === undefined
+              ? { policyKind, policyName, outcome }
+              : { policyKind, policyName, outcome, source: boundedWord(source) },
+        },
+      ];
+    }
+    default:
+      // timeout.elapsed, hedge.started, cache.*, and event types added later: counted by type.
+      return [count()];
+  }
+}
+
+/**
+ * The part of an event that decides its measurements' labels beyond policy kind, name and event
+ * type: two events with equal kind, name, type and shape get the same series from
+ * {@link measurementsOf}. Recorders key their series cache on it instead of rebuilding labels.
+ *
+ * @internal
+ */
+export function labelShapeOf(event: ResilienceEvent): string {
+  switch (event.type) {
+    case 'execution.failed':
+      return errorTypeOf(event.error);
+    case 'retry.scheduled':
+      // An error type is never empty, so '' stands for a rejected result.
+      return 'error' in event ? errorTypeOf(event.error) : '';
+    case 'retry.exhausted':
+    case 'fallback.used':
+    case 'call.rejected':
+      return boundedWord(event.reason);
+    case 'circuit.transitioned':
+      return `${boundedWord(event.reason)}\u001f${event.to}`;
+    case 'rate-limit.decided': {
+      const source: unknown = (event as { readonly source?: unknown }).source;
+      return `${event.allowed ? 'allowed' : 'rejected'}\u001f${source === undefined ? '' : boundedWord(source)}`;
+    }
+    default:
+      return '';
+  }
+}
+
+/**
+ * How to read a measurement's value from a later event of the same shape: `undefined` when the
+ * value is a constant of the shape (counts, one-hot states), else a reader of the event's field.
+ *
+ * @internal
+ */
+export function valueReaderOf(instrument: InstrumentId): ((event: ResilienceEvent) => number) | undefined {
+  switch (instrument) {
+    case 'execution.duration':
+      return (event) => (event as { readonly durationMs: number }).durationMs / 1000;
+    case 'bulkhead.in_flight':
+      return (event) => (event as { readonly inFlight: number }).inFlight;
+    case 'bulkhead.queued':
+      return (event) => (event as { readonly queued: number }).queued;
+    default:
+      return undefined;
+  }
+}
