@@ -87,8 +87,7 @@ export const BACKOFF_DEFAULTS = Object.freeze({
   random: Math.random,
 });
 
-/** @internal */
-export const jitterSchema = z.custom<Jitter>(
+const jitterSchema = z.custom<Jitter>(
   (value) => value === 'none' || value === 'full' || value === 'equal' || typeof value === 'function',
   { error: 'must be "none", "full", "equal" or a function', params: TYPE_CHECK_PARAMS },
 );

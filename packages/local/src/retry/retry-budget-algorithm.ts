@@ -13,7 +13,11 @@
  * sliding window. Counts are whole numbers, so the state stays exact (and `HINCRBY`-friendly).
  */
 
-/** The counts of the current and the previous fixed window. */
+/**
+ * The counts of the current and the previous fixed window.
+ *
+ * @internal
+ */
 export interface RetryBudgetWindow {
   /** When the current fixed window began, in ms. */
   readonly startMs: number;
@@ -23,7 +27,11 @@ export interface RetryBudgetWindow {
   readonly currentRetries: number;
 }
 
-/** The parameters of a budget, validated by `retryBudget`. */
+/**
+ * The parameters of a budget, validated by `retryBudget`.
+ *
+ * @internal
+ */
 export interface RetryBudgetRule {
   /** Retries allowed per successful call. */
   readonly ratio: number;
@@ -33,7 +41,11 @@ export interface RetryBudgetRule {
   readonly windowMs: number;
 }
 
-/** The answer to a withdrawal: the new state and whether the retry may run. */
+/**
+ * The answer to a withdrawal: the new state and whether the retry may run.
+ *
+ * @internal
+ */
 export interface RetryBudgetWithdrawal {
   readonly window: RetryBudgetWindow;
   readonly isAllowed: boolean;
