@@ -4,18 +4,18 @@ import {
   BulkheadFullError,
   bulkhead,
   type BulkheadState,
-  type BulkheadStateConfig,
+  type BulkheadSettings,
   type Lease,
 } from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
-/** Builds a fresh state for one test; may be async (a Redis state connects first). */
-export type MakeBulkheadState = (config: BulkheadStateConfig) => BulkheadState | Promise<BulkheadState>;
+/** Builds a fresh state for one test from the bulkhead's settings; may be async (a Redis state connects first). */
+export type MakeBulkheadState = (settings: BulkheadSettings) => BulkheadState | Promise<BulkheadState>;
 
-/** What a backend's test file may add to {@link describeBulkheadContract}. */
-export interface BulkheadContractOptions {
-  /** Called after each test for every state it made: close a connection, delete keys. */
-  readonly dispose?: ((state: BulkheadState) => void | Promise<void>) | undefined;
+/** Optional hooks around each test. */
+export interface BulkheadContractHooks {
+  /** Runs after each test, e.g. to close a connection the factory opened. */
+  readonly afterEach?: (() => void | Promise<void>) | undefined;
 }
 
 interface Gate {
@@ -41,24 +41,21 @@ function gate(): Gate {
  * ```ts
  * import { MemoryBulkheadState } from '@hyx/local';
  * import { describeBulkheadContract } from './bulkhead-contract.js';
- * describeBulkheadContract('memory', (config) => new MemoryBulkheadState(config));
+ * describeBulkheadContract('memory', (settings) => new MemoryBulkheadState(settings));
  * ```
  */
 export function describeBulkheadContract(
   label: string,
   makeState: MakeBulkheadState,
-  options: BulkheadContractOptions = {},
+  hooks: BulkheadContractHooks = {},
 ): void {
   describe(`BulkheadState contract: ${label}`, () => {
-    const made: BulkheadState[] = [];
     let keyCount = 0;
     const runId = Math.random().toString(36).slice(2, 10);
     const newKey = (): string => `contract:${runId}:${++keyCount}`;
 
     async function stateWith(maxConcurrent: number): Promise<BulkheadState> {
-      const state = await makeState({ maxConcurrent });
-      made.push(state);
-      return state;
+      return makeState({ maxConcurrent });
     }
 
     async function acquireAll(state: BulkheadState, key: string, count: number): Promise<Lease[]> {
@@ -72,7 +69,7 @@ export function describeBulkheadContract(
     }
 
     afterEach(async () => {
-      for (const state of made.splice(0)) await options.dispose?.(state);
+      await hooks.afterEach?.();
     });
 
     it('grants maxConcurrent leases of a key, then refuses', async () => {
@@ -162,7 +159,7 @@ export function describeBulkheadContract(
           maxConcurrent: 2,
           maxQueue: 1,
           clock,
-          createState: () => state,
+          state: () => state,
         });
         const started: string[] = [];
         const works = { A: gate(), B: gate(), C: gate() };
@@ -187,7 +184,7 @@ export function describeBulkheadContract(
       it('refuses a call when permits and queue are full', async () => {
         const state = await stateWith(1);
         const clock = new FakeClock();
-        const policy = bulkhead({ name: newKey(), maxConcurrent: 1, clock, createState: () => state });
+        const policy = bulkhead({ name: newKey(), maxConcurrent: 1, clock, state: () => state });
         const a = gate();
         const callA = policy.execute(() => a.promise);
         await clock.flush();
@@ -200,7 +197,7 @@ export function describeBulkheadContract(
         const state = await stateWith(2);
         const clock = new FakeClock();
         const name = newKey();
-        const policy = bulkhead({ name, maxConcurrent: 2, maxQueue: 2, clock, createState: () => state });
+        const policy = bulkhead({ name, maxConcurrent: 2, maxQueue: 2, clock, state: () => state });
         const controller = new AbortController();
         const a = gate();
         const b = gate();

@@ -1,15 +1,15 @@
-import { MemoryBulkheadState, type BulkheadState, type BulkheadStateConfig } from '@hyx/local';
+import { MemoryBulkheadState, type BulkheadState, type BulkheadSettings } from '@hyx/local';
 
 import { describeBulkheadContract } from './bulkhead-contract.js';
 
-describeBulkheadContract('memory', (config) => new MemoryBulkheadState(config));
+describeBulkheadContract('memory', (settings) => new MemoryBulkheadState(settings));
 
 /**
  * The memory state answering through promises, as a Redis state does: it runs the same suite, so
  * the bulkhead's asynchronous paths keep the same rules.
  */
-function memoryBehindPromises(config: BulkheadStateConfig): BulkheadState {
-  const memory = new MemoryBulkheadState(config);
+function memoryBehindPromises(settings: BulkheadSettings): BulkheadState {
+  const memory = new MemoryBulkheadState(settings);
   return {
     acquire: async (key, nowMs) => memory.acquire(key, nowMs),
     release: async (lease) => {

@@ -34,8 +34,13 @@ export {
 } from './context/hyx-context.js';
 export { bulkhead, type BulkheadPolicy } from './bulkhead/bulkhead.js';
 export { BULKHEAD_DEFAULTS, type BulkheadOptions } from './bulkhead/bulkhead-options.js';
-export type { BulkheadState, BulkheadStateConfig, Lease } from './bulkhead/bulkhead-state.js';
-export { MemoryBulkheadState } from './bulkhead/memory-bulkhead-state.js';
+export type {
+  BulkheadSettings,
+  BulkheadState,
+  BulkheadStateProvider,
+  Lease,
+} from './bulkhead/bulkhead-state.js';
+export { MemoryBulkheadState, memoryBulkheadState } from './bulkhead/memory-bulkhead-state.js';
 export { cache, type CachePolicy } from './cache/cache.js';
 export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache-options.js';
 export {

@@ -8,8 +8,8 @@ import {
   policyNameSchema,
   positiveIntSchema,
 } from '../options/option-schemas.js';
-import type { BulkheadState, BulkheadStateConfig } from './bulkhead-state.js';
-import { MemoryBulkheadState } from './memory-bulkhead-state.js';
+import type { BulkheadStateProvider } from './bulkhead-state.js';
+import { memoryBulkheadState } from './memory-bulkhead-state.js';
 
 /**
  * Options of {@link bulkhead}.
@@ -37,11 +37,11 @@ export interface BulkheadOptions {
    */
   readonly queueTimeoutMs?: number | undefined;
   /**
-   * Builds the state that counts permits, from this bulkhead's `maxConcurrent`. Replace it to keep
-   * permits elsewhere (the Redis bulkhead of `@hyx/distributed` does).
-   * @defaultValue `(config) => new MemoryBulkheadState(config)`
+   * Builds the state that counts permits, from this bulkhead's settings (`maxConcurrent`). Replace
+   * it to keep permits elsewhere: the Redis bulkhead of `@hyx/distributed` does.
+   * @defaultValue `memoryBulkheadState()`
    */
-  readonly createState?: ((config: BulkheadStateConfig) => BulkheadState) | undefined;
+  readonly state?: BulkheadStateProvider | undefined;
   /** @defaultValue `'bulkhead'` */
   readonly name?: string | undefined;
   /** @defaultValue {@link systemClock} */
@@ -52,7 +52,7 @@ export interface BulkheadOptions {
 export const BULKHEAD_DEFAULTS = Object.freeze({
   maxQueue: 0,
   queueTimeoutMs: Infinity,
-  createState: (config: BulkheadStateConfig): BulkheadState => new MemoryBulkheadState(config),
+  state: memoryBulkheadState(),
   name: 'bulkhead',
   clock: systemClock,
 });
@@ -74,9 +74,7 @@ export const bulkheadOptionsSchema = z.strictObject({
   maxConcurrent: positiveIntSchema,
   maxQueue: queueLengthSchema.default(BULKHEAD_DEFAULTS.maxQueue),
   queueTimeoutMs: queueTimeoutMsSchema.default(BULKHEAD_DEFAULTS.queueTimeoutMs),
-  createState: functionSchema<(config: BulkheadStateConfig) => BulkheadState>().default(
-    () => BULKHEAD_DEFAULTS.createState,
-  ),
+  state: functionSchema<BulkheadStateProvider>().default(() => BULKHEAD_DEFAULTS.state),
   name: policyNameSchema.default(BULKHEAD_DEFAULTS.name),
   clock: clockSchema.default(BULKHEAD_DEFAULTS.clock),
 });

@@ -36,7 +36,7 @@ export interface Lease {
  * @example
  * ```ts
  * import { MemoryBulkheadState, bulkhead, type BulkheadState } from '@hyx/local';
- * // A state that logs every grant, delegating to the memory state.
+ * // A state that logs every request, delegating to the memory state.
  * const logged = (inner: BulkheadState): BulkheadState => ({
  *   acquire: (key, nowMs) => {
  *     const lease = inner.acquire(key, nowMs);
@@ -45,7 +45,7 @@ export interface Lease {
  *   },
  *   release: (lease) => inner.release(lease),
  * });
- * const db = bulkhead({ maxConcurrent: 4, createState: (config) => logged(new MemoryBulkheadState(config)) });
+ * const db = bulkhead({ maxConcurrent: 4, state: (settings) => logged(new MemoryBulkheadState(settings)) });
  * ```
  */
 export interface BulkheadState {
@@ -66,16 +66,32 @@ export interface BulkheadState {
 }
 
 /**
- * What a bulkhead hands to {@link BulkheadOptions.createState} when it builds its state.
+ * What a bulkhead tells its state when it builds it.
  *
  * @example
  * ```ts
- * import { MemoryBulkheadState, type BulkheadStateConfig } from '@hyx/local';
- * const config: BulkheadStateConfig = { maxConcurrent: 8 };
- * const state = new MemoryBulkheadState(config);
+ * import { MemoryBulkheadState, type BulkheadSettings } from '@hyx/local';
+ * const settings: BulkheadSettings = { maxConcurrent: 8 };
+ * const state = new MemoryBulkheadState(settings);
  * ```
  */
-export interface BulkheadStateConfig {
+export interface BulkheadSettings {
   /** How many leases of one key may be held at once. */
   readonly maxConcurrent: number;
 }
+
+/**
+ * Builds a bulkhead's state from its settings: the `state` option of {@link bulkhead}. The
+ * bulkhead calls it once, at construction, so the permit limit is given in one place only.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBulkheadState, bulkhead, type BulkheadStateProvider } from '@hyx/local';
+ * // Two bulkheads drawing on one pool of permits (each passes its own name as the key, so they
+ * // share it only if they share a name).
+ * const shared = new MemoryBulkheadState({ maxConcurrent: 4 });
+ * const provider: BulkheadStateProvider = () => shared;
+ * const reads = bulkhead({ name: 'db', maxConcurrent: 4, state: provider });
+ * ```
+ */
+export type BulkheadStateProvider = (settings: BulkheadSettings) => BulkheadState;

@@ -8,8 +8,8 @@ import type { ExecutionContext } from '../policy/policy.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { bulkhead, type BulkheadPolicy } from './bulkhead.js';
 import type { BulkheadOptions } from './bulkhead-options.js';
-import type { BulkheadState, BulkheadStateConfig, Lease } from './bulkhead-state.js';
-import { MemoryBulkheadState } from './memory-bulkhead-state.js';
+import type { BulkheadState, BulkheadSettings, Lease } from './bulkhead-state.js';
+import { MemoryBulkheadState, memoryBulkheadState } from './memory-bulkhead-state.js';
 
 interface Gate<T = string> {
   readonly promise: Promise<T>;
@@ -34,8 +34,8 @@ class CountingState implements BulkheadState {
   releases = 0;
   readonly #inner: MemoryBulkheadState;
 
-  constructor(config: BulkheadStateConfig) {
-    this.#inner = new MemoryBulkheadState(config);
+  constructor(settings: BulkheadSettings) {
+    this.#inner = new MemoryBulkheadState(settings);
   }
 
   acquire(key: string): Lease | undefined {
@@ -65,7 +65,7 @@ function setUp(options: Partial<BulkheadOptions> = {}): {
   const policy = bulkhead({
     maxConcurrent: 1,
     clock,
-    createState: (config) => (state = new CountingState(config)),
+    state: (settings) => (state = new CountingState(settings)),
     ...options,
   });
   const events: ResilienceEvent[] = [];
@@ -483,7 +483,7 @@ describe('bulkhead', () => {
     const policy = bulkhead({
       maxConcurrent: 1,
       clock,
-      createState: () => ({
+      state: () => ({
         acquire: (key) => memory.acquire(key),
         release: () => {
           throw new Error('backend down');
@@ -495,16 +495,16 @@ describe('bulkhead', () => {
   });
 
   it('builds its state once from maxConcurrent', () => {
-    const configs: BulkheadStateConfig[] = [];
+    const allSettings: BulkheadSettings[] = [];
     bulkhead({
       maxConcurrent: 3,
-      createState: (config) => {
-        configs.push(config);
-        return new MemoryBulkheadState(config);
+      state: (settings) => {
+        allSettings.push(settings);
+        return new MemoryBulkheadState(settings);
       },
     });
     clock = new FakeClock();
-    expect(configs).toEqual([{ maxConcurrent: 3 }]);
+    expect(allSettings).toEqual([{ maxConcurrent: 3 }]);
   });
 
   it('wrap keeps the arguments and the return type', async () => {
@@ -516,9 +516,9 @@ describe('bulkhead', () => {
   describe('with a state that answers asynchronously', () => {
     /** The memory state behind a promise, like a Redis state: every answer arrives a tick later. */
     function asyncState(
-      config: BulkheadStateConfig,
+      settings: BulkheadSettings,
     ): BulkheadState & { readonly memory: MemoryBulkheadState } {
-      const memory = new MemoryBulkheadState(config);
+      const memory = new MemoryBulkheadState(settings);
       return {
         memory,
         acquire: (key) => Promise.resolve().then(() => memory.acquire(key)),
@@ -530,7 +530,7 @@ describe('bulkhead', () => {
     }
 
     it('queues and serves in order: A holds, B and C queue, A releases → B, then C', async () => {
-      const { run, started, policy } = setUp({ maxQueue: 2, createState: asyncState });
+      const { run, started, policy } = setUp({ maxQueue: 2, state: asyncState });
       const works = { A: gate(), B: gate(), C: gate() };
       const calls = Object.entries(works).map(([label, work]) => run(label, work));
       await clock.flush();
@@ -549,7 +549,7 @@ describe('bulkhead', () => {
       const policy = bulkhead({
         maxConcurrent: 1,
         clock,
-        createState: (config) => (state = asyncState(config)),
+        state: (settings) => (state = asyncState(settings)),
       });
       const controller = new AbortController();
       const reason = new Error('stop');
@@ -562,7 +562,7 @@ describe('bulkhead', () => {
     });
 
     it('does not lose a release that lands while a refused acquire is in flight', async () => {
-      const { run, started } = setUp({ maxQueue: 1, createState: asyncState });
+      const { run, started } = setUp({ maxQueue: 1, state: asyncState });
       const a = gate();
       const b = gate();
       const callA = run('A', a);
@@ -603,9 +603,9 @@ describe('bulkhead', () => {
       'bulkhead "bulkhead": queueTimeoutMs must be a number of ms > 0 or Infinity, got NaN',
     ],
     [
-      { maxConcurrent: 1, createState: {} },
+      { maxConcurrent: 1, state: {} },
       TypeError,
-      'bulkhead "bulkhead": createState must be a function, got an object',
+      'bulkhead "bulkhead": state must be a function, got an object',
     ],
     [{ maxConcurrent: 1, name: ' db' }, TypeError, 'bulkhead " db": name must not have surrounding spaces'],
     [{ maxConcurrent: 1, queue: 3 }, TypeError, 'bulkhead "bulkhead": queue is not a known option'],
@@ -623,11 +623,39 @@ describe('bulkhead', () => {
 });
 
 describe('MemoryBulkheadState', () => {
+  it('sweeps idle pools of many keys and keeps the held ones: "held" full, 2000 other keys used and released', () => {
+    clock = new FakeClock();
+    const state = new MemoryBulkheadState({ maxConcurrent: 1 });
+    const held = state.acquire('held');
+    let lastToken = held!.fencingToken;
+    for (let index = 0; index < 2000; index++) {
+      const lease = state.acquire(`key-${index}`)!;
+      expect(lease.fencingToken).toBeGreaterThan(lastToken);
+      lastToken = lease.fencingToken;
+      state.release(lease);
+    }
+    expect(state.acquire('held')).toBeUndefined();
+    expect(state.heldCount('held')).toBe(1);
+    state.release(held!);
+    expect(state.acquire('held')).toBeDefined();
+  });
+
+  it('is what memoryBulkheadState() builds, with the bulkhead limit', () => {
+    clock = new FakeClock();
+    const state = memoryBulkheadState()({ maxConcurrent: 2 });
+    expect(state).toBeInstanceOf(MemoryBulkheadState);
+    expect([state.acquire('k'), state.acquire('k'), state.acquire('k')].map(Boolean)).toEqual([
+      true,
+      true,
+      false,
+    ]);
+  });
+
   it.each([
     [{ maxConcurrent: 0 }, RangeError, 'MemoryBulkheadState: maxConcurrent must be >= 1, got 0'],
     [{ maxConcurrent: 1.5 }, RangeError, 'MemoryBulkheadState: maxConcurrent must be of type int, got 1.5'],
     [{}, TypeError, 'MemoryBulkheadState: maxConcurrent must be a finite number, got undefined'],
-  ])('rejects a bad config %j with a named error', (config, errorClass, message) => {
+  ])('rejects bad settings %j with a named error', (config, errorClass, message) => {
     clock = new FakeClock();
     expect(() => new MemoryBulkheadState(config as never)).toThrow(errorClass);
     expect(() => new MemoryBulkheadState(config as never)).toThrow(message);

@@ -110,7 +110,7 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
     this.#queueTimeoutMs = parsed.queueTimeoutMs;
     this.#clock = parsed.clock;
     this.#errorSource = { policyKind: 'bulkhead', policyName: parsed.name };
-    this.#state = parsed.createState({ maxConcurrent: parsed.maxConcurrent });
+    this.#state = parsed.state({ maxConcurrent: parsed.maxConcurrent });
   }
 
   get inFlight(): number {

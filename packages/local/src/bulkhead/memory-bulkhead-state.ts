@@ -2,9 +2,9 @@ import { z } from 'zod';
 
 import { positiveIntSchema } from '../options/option-schemas.js';
 import { parseLabelledOptions } from '../options/parse-options.js';
-import type { BulkheadState, BulkheadStateConfig, Lease } from './bulkhead-state.js';
+import type { BulkheadSettings, BulkheadState, BulkheadStateProvider, Lease } from './bulkhead-state.js';
 
-const memoryBulkheadStateConfigSchema = z.strictObject({ maxConcurrent: positiveIntSchema });
+const memoryBulkheadSettingsSchema = z.strictObject({ maxConcurrent: positiveIntSchema });
 
 /** Idle pools are swept when a new key would make more than this many. */
 const MAX_POOLS_BEFORE_SWEEP = 1024;
@@ -65,11 +65,11 @@ export class MemoryBulkheadState implements BulkheadState {
   /** One counter for every key: tokens grow per key because they grow across all keys. */
   #lastFencingToken = 0;
 
-  constructor(config: BulkheadStateConfig) {
+  constructor(settings: BulkheadSettings) {
     this.#maxConcurrent = parseLabelledOptions(
       'MemoryBulkheadState',
-      memoryBulkheadStateConfigSchema,
-      config,
+      memoryBulkheadSettingsSchema,
+      settings,
     ).maxConcurrent;
   }
 
@@ -111,4 +111,18 @@ export class MemoryBulkheadState implements BulkheadState {
       if (pool.held === 0 && pool !== this.#lastPool) this.#pools.delete(key);
     }
   }
+}
+
+/**
+ * The default state of a bulkhead: a {@link MemoryBulkheadState} built from the bulkhead's
+ * settings. Pass it to name the default explicitly, as a Redis provider would be passed.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead, memoryBulkheadState } from '@hyx/local';
+ * const db = bulkhead({ maxConcurrent: 4, state: memoryBulkheadState() });
+ * ```
+ */
+export function memoryBulkheadState(): BulkheadStateProvider {
+  return (settings) => new MemoryBulkheadState(settings);
 }
