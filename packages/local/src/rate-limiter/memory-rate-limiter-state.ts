@@ -1,0 +1,147 @@
+import type { Clock } from '../clock/clock.js';
+import type { AlgorithmConfig, RateLimitAlgorithm } from './algorithms/rate-limit-algorithm.js';
+import { rateLimitAlgorithms } from './algorithms/rate-limit-algorithms.js';
+import type {
+  RateLimitRefundRequest,
+  RateLimitStateDecision,
+  RateLimitStateRequest,
+  RateLimiterConfig,
+  RateLimiterState,
+} from './rate-limiter-state.js';
+
+/**
+ * The in-process {@link RateLimiterState}, with a way to see how many keys it holds.
+ *
+ * @example
+ * ```ts
+ * import { deriveAlgorithmConfig, memoryRateLimiterState, systemClock } from '@hyx/local';
+ * const config = deriveAlgorithmConfig({ algorithm: 'fixed-window', limit: 10, intervalMs: 1000 });
+ * const state = memoryRateLimiterState({ ...config, name: 'api', algorithm: 'fixed-window', maxKeys: 10, clock: systemClock });
+ * state.tryAcquire({ key: 'a', cost: 1 });
+ * console.log(state.size); // 1
+ * ```
+ */
+export interface MemoryRateLimiterState extends RateLimiterState {
+  tryAcquire(request: RateLimitStateRequest): RateLimitStateDecision;
+  refund(request: RateLimitRefundRequest): void;
+  /** Keys held now, expired ones not yet reclaimed included. */
+  readonly size: number;
+}
+
+/** One key's state and the time from which it is the same as no state. */
+interface KeyEntry {
+  state: unknown;
+  expiresAtMs: number;
+  /** Set on every use, cleared when the sweep passes: the "second chance" of a CLOCK cache. */
+  isRecentlyUsed: boolean;
+}
+
+/**
+ * How many keys at the old end each new key looks at: expired ones are dropped, live ones move to
+ * the new end. Reclaiming is thus spread over inserts, and every key is looked at again after about
+ * `size / SWEEP_STEPS_PER_INSERT` new keys.
+ */
+const SWEEP_STEPS_PER_INSERT = 2;
+
+class MemoryState implements MemoryRateLimiterState {
+  // Insertion order is the sweep order. A used key only sets a flag (no Map reordering on the hot
+  // path); the sweep moves live keys to the new end, so the old end holds the least recently seen.
+  readonly #entries = new Map<string, KeyEntry>();
+  readonly #algorithm: RateLimitAlgorithm<unknown>;
+  readonly #config: AlgorithmConfig;
+  readonly #maxKeys: number;
+  readonly #clock: Clock;
+
+  constructor(config: RateLimiterConfig) {
+    this.#algorithm = rateLimitAlgorithms[config.algorithm];
+    this.#config = config;
+    this.#maxKeys = config.maxKeys;
+    this.#clock = config.clock;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  tryAcquire(request: RateLimitStateRequest): RateLimitStateDecision {
+    const nowMs = request.nowMs ?? Math.floor(this.#clock.now());
+    const key = request.key;
+    const entry = this.#entries.get(key);
+    // Expiry is read from time here, never from a timer: an expired state is simply no state.
+    const current = entry !== undefined && nowMs < entry.expiresAtMs ? entry.state : undefined;
+    const step = this.#algorithm.decide(current, request.cost, nowMs, this.#config, request.maxDelayMs ?? 0);
+    // A denied decision returns the state unchanged: nothing to store.
+    if (step.state !== current || current === undefined) this.#store(key, entry, step.state, nowMs);
+    else if (entry !== undefined) entry.isRecentlyUsed = true;
+    return step.decision;
+  }
+
+  refund(request: RateLimitRefundRequest): void {
+    const nowMs = request.nowMs ?? Math.floor(this.#clock.now());
+    const entry = this.#entries.get(request.key);
+    if (entry === undefined || nowMs >= entry.expiresAtMs) return;
+    this.#store(
+      request.key,
+      entry,
+      this.#algorithm.refund(entry.state, request.cost, nowMs, this.#config),
+      nowMs,
+    );
+  }
+
+  #store(key: string, entry: KeyEntry | undefined, state: unknown, nowMs: number): void {
+    const expiresAtMs = this.#algorithm.expiresAtMs(state, this.#config);
+    if (expiresAtMs <= nowMs) {
+      // The state is already the same as none: nothing worth keeping.
+      if (entry !== undefined) this.#entries.delete(key);
+      return;
+    }
+    if (entry !== undefined) {
+      entry.state = state;
+      entry.expiresAtMs = expiresAtMs;
+      entry.isRecentlyUsed = true;
+      return;
+    }
+    this.#sweep(nowMs, SWEEP_STEPS_PER_INSERT);
+    // Full: evict expired keys, then keys not used since the eviction hand last passed them. The
+    // hand clears the flags it meets, so the loop ends within two rounds of the map.
+    while (this.#entries.size >= this.#maxKeys) this.#sweep(nowMs, 1, true);
+    this.#entries.set(key, { state, expiresAtMs, isRecentlyUsed: false });
+  }
+
+  /**
+   * Looks at `steps` keys at the old end and drops the expired ones. Live keys move to the new end;
+   * when `isFull` (the eviction hand of a CLOCK cache) a live key not used since the hand last
+   * passed is dropped too, and a used one loses its flag. Only the hand clears flags, so the sweep
+   * for expired keys never erases what eviction needs to know.
+   */
+  #sweep(nowMs: number, steps: number, isFull = false): void {
+    let step = 0;
+    for (const [key, entry] of this.#entries) {
+      if (step++ >= steps) return;
+      this.#entries.delete(key);
+      if (nowMs >= entry.expiresAtMs) continue;
+      if (isFull) {
+        if (!entry.isRecentlyUsed) continue;
+        entry.isRecentlyUsed = false;
+      }
+      this.#entries.set(key, entry);
+    }
+  }
+}
+
+/**
+ * The default state of {@link rateLimiter}: per-key algorithm state in a bounded map. Expiry is
+ * computed from time when a key is read, never from a timer; expired keys are reclaimed as new keys
+ * arrive, and at most `config.maxKeys` keys are kept (keys not used for longest go first, as in a
+ * CLOCK cache), so a stream of distinct keys does not grow memory without bound. Decisions are
+ * synchronous.
+ *
+ * @example
+ * ```ts
+ * import { memoryRateLimiterState, rateLimiter } from '@hyx/local';
+ * const limiter = rateLimiter({ limit: 5, intervalMs: 1000, state: memoryRateLimiterState });
+ * ```
+ */
+export function memoryRateLimiterState(config: RateLimiterConfig): MemoryRateLimiterState {
+  return new MemoryState(config);
+}
