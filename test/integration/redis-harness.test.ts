@@ -3,6 +3,7 @@ import {
   startCluster,
   startPrimaryWithReplica,
   startRedis,
+  stopAllRedis,
   type RedisClusterHandle,
   type RedisServer,
   type ReplicatedRedis,
@@ -152,5 +153,16 @@ describe('redis harness: without redis-server', () => {
     await expect(starting).rejects.toThrow(
       /redis-server was not found on PATH.*apt-get install redis-server/s,
     );
+  });
+});
+
+describe('redis harness: stopAllRedis', () => {
+  it('stops every server this process started and has not stopped', async () => {
+    const servers = await Promise.all([startRedis(), startRedis()]);
+    await stopAllRedis();
+    for (const server of servers) {
+      expect(server.isRunning).toBe(false);
+      await expect(sendCommand({ host: server.host, port: server.port }, ['PING'])).rejects.toThrow();
+    }
   });
 });

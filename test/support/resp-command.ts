@@ -3,8 +3,8 @@ import net from 'node:net';
 /** A RESP2 reply: simple and bulk strings, integers, nil and arrays. Error replies reject. */
 export type RespReply = string | number | null | RespReply[];
 
-/** An error reply (`-ERR ...`, `-NOPERM ...`) from the server. */
-export class RespErrorReply extends Error {
+/** An error reply (`-ERR ...`, `-NOPERM ...`) from the server: the promise rejects with it. */
+class RespErrorReply extends Error {
   override get name(): string {
     return 'RespErrorReply';
   }

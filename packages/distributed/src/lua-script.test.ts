@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { LUA_SCRIPTS } from './lua.generated.js';
 import { LuaReplyError, arrayReply, integerReply } from './lua-reply.js';
 import { LuaScript, isNoScriptError } from './lua-script.js';
@@ -115,6 +116,13 @@ describe('LuaScript', () => {
     for (const script of Object.values(LUA_SCRIPTS)) {
       expect(new LuaScript({ ...script, decode: (reply) => reply }).sha1).toBe(script.sha1);
     }
+  });
+});
+
+describe('RedisLike', () => {
+  it('is satisfied by ioredis Redis and Cluster as they are', () => {
+    expectTypeOf<Redis>().toExtend<RedisLike>();
+    expectTypeOf<Cluster>().toExtend<RedisLike>();
   });
 });
 
