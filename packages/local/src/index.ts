@@ -97,3 +97,38 @@ export { timeout } from './timeout/timeout.js';
 export { TIMEOUT_DEFAULTS, type TimeoutOptions, type TimeoutStrategy } from './timeout/timeout-options.js';
 export { hedge } from './hedge/hedge.js';
 export { HEDGE_DEFAULTS, type HedgeOptions } from './hedge/hedge-options.js';
+export {
+  rateLimiter,
+  type RateLimiter,
+  type RateLimitAcquireRequest,
+  type RateLimitRequest,
+} from './rate-limiter/rate-limiter.js';
+export { RATE_LIMITER_DEFAULTS, type RateLimiterOptions } from './rate-limiter/rate-limiter-options.js';
+export type {
+  RateLimitDecision,
+  RateLimiterConfig,
+  RateLimiterState,
+  RateLimiterStateFactory,
+  RateLimitRefundRequest,
+  RateLimitStateDecision,
+  RateLimitStateRequest,
+} from './rate-limiter/rate-limiter-state.js';
+export {
+  memoryRateLimiterState,
+  type MemoryRateLimiterState,
+} from './rate-limiter/memory-rate-limiter-state.js';
+export {
+  deriveAlgorithmConfig,
+  type AlgorithmConfig,
+  type AlgorithmParameters,
+  type AlgorithmStep,
+  type RateLimitAlgorithm,
+  type RateLimitAlgorithmName,
+} from './rate-limiter/algorithms/rate-limit-algorithm.js';
+export { rateLimitAlgorithms } from './rate-limiter/algorithms/rate-limit-algorithms.js';
+export type { TokenBucketState } from './rate-limiter/algorithms/token-bucket.js';
+export type { GcraState } from './rate-limiter/algorithms/gcra.js';
+export type { FixedWindowState } from './rate-limiter/algorithms/fixed-window.js';
+export type { SlidingWindowCounterState } from './rate-limiter/algorithms/sliding-window-counter.js';
+export type { SlidingWindowLogState } from './rate-limiter/algorithms/sliding-window-log.js';
+export type { LeakyBucketState } from './rate-limiter/algorithms/leaky-bucket.js';
