@@ -12,6 +12,8 @@ import { labelShapeOf, measurementsOf, valueReaderOf } from '../measurements/mea
  * @internal
  */
 export interface Series<TExported> {
+  /** Identifies the instrument and label set; equal across stores for equal series. */
+  readonly key: string;
   readonly instrument: InstrumentId;
   readonly labels: MeasurementLabels;
   readonly exported: TExported;
@@ -195,6 +197,7 @@ export class SeriesStore<TExported> {
     }
     const { instrument, labels } = measurement;
     const series: Series<TExported> = {
+      key,
       instrument,
       labels,
       exported: this.#options.exportLabels(labels, instrument),
