@@ -9,10 +9,26 @@ import {
 } from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
-/** Builds a fresh state for one test from the bulkhead's settings; may be async (a Redis state connects first). */
+/**
+ * Builds a fresh state for one test from the bulkhead's settings; may be async (a Redis state
+ * connects first).
+ *
+ * @example
+ * ```ts
+ * import { MemoryBulkheadState } from '@hyx/local';
+ * const makeState: MakeBulkheadState = (settings) => new MemoryBulkheadState(settings);
+ * ```
+ */
 export type MakeBulkheadState = (settings: BulkheadSettings) => BulkheadState | Promise<BulkheadState>;
 
-/** Optional hooks around each test. */
+/**
+ * Optional hooks around each test.
+ *
+ * @example
+ * ```ts
+ * const hooks: BulkheadContractHooks = { afterEach: () => undefined };
+ * ```
+ */
 export interface BulkheadContractHooks {
   /** Runs after each test, e.g. to close a connection the factory opened. */
   readonly afterEach?: (() => void | Promise<void>) | undefined;

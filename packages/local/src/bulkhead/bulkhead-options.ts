@@ -48,7 +48,15 @@ export interface BulkheadOptions {
   readonly clock?: Clock | undefined;
 }
 
-/** The defaults of {@link BulkheadOptions}. */
+/**
+ * The defaults of {@link BulkheadOptions}.
+ *
+ * @example
+ * ```ts
+ * import { BULKHEAD_DEFAULTS, bulkhead } from '@hyx/local';
+ * const db = bulkhead({ maxConcurrent: 4, maxQueue: BULKHEAD_DEFAULTS.maxQueue + 8 });
+ * ```
+ */
 export const BULKHEAD_DEFAULTS = Object.freeze({
   maxQueue: 0,
   queueTimeoutMs: Infinity,

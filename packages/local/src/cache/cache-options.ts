@@ -42,7 +42,15 @@ export interface CacheOptions {
   readonly clock?: Clock | undefined;
 }
 
-/** The defaults of {@link CacheOptions}. */
+/**
+ * The defaults of {@link CacheOptions}.
+ *
+ * @example
+ * ```ts
+ * import { CACHE_DEFAULTS, cache } from '@hyx/local';
+ * const small = cache({ ttlMs: 5000, maxEntries: CACHE_DEFAULTS.maxEntries / 10 });
+ * ```
+ */
 export const CACHE_DEFAULTS = Object.freeze({
   maxEntries: 1000,
   shouldCache: (): boolean => true,
