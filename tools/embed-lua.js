@@ -9,17 +9,26 @@
  * KEYS/ARGV index beyond the declared arity, and `redis.replicate_commands()` before `TIME`.
  *
  * Usage: `node tools/embed-lua.js` writes the file; `node tools/embed-lua.js --check` exits 1 when
- * the committed file is stale or a script breaks a rule, and writes nothing.
+ * the committed file is stale or a script breaks a rule, and writes nothing. `--scripts <dir>` and
+ * `--output <file>` point it elsewhere (its tests use them).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { argv, exit, stderr, stdout } from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const scriptsDir = join(root, 'scripts', 'lua');
-const outputFile = join(root, 'packages', 'distributed', 'src', 'lua.generated.ts');
+
+/** @param {string} flag @param {string} fallback */
+function option(flag, fallback) {
+  const index = argv.indexOf(flag);
+  const value = index === -1 ? undefined : argv[index + 1];
+  return value === undefined ? fallback : resolve(value);
+}
+
+const scriptsDir = option('--scripts', join(root, 'scripts', 'lua'));
+const outputFile = option('--output', join(root, 'packages', 'distributed', 'src', 'lua.generated.ts'));
 
 /** Commands a hyx script must never call: they scan, wipe or reconfigure the whole server. */
 const FORBIDDEN_COMMANDS = new Set([
@@ -81,7 +90,7 @@ function arityOf(header, table, fail) {
     const index = Number(match[1]);
     if (isVariadic) fail(`${table}[${index}] is declared after a variadic ${table}[${count}..]`);
     if (index !== count + 1)
-      fail(`${table}[${index}] is declared after ${table}[${count}]: number them 1, 2, ...`);
+      fail(`${table}[${index}] should be ${table}[${count + 1}]: number them 1, 2, ...`);
     count = index;
     isVariadic = match[2] === '..';
   }

@@ -33,7 +33,14 @@ const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 30_000;
 const REGISTRY_DIR = path.join(os.tmpdir(), 'hyx-redis-harness');
 
-/** An ACL user the server starts with (`user <name> on ><password> <rules...>`). */
+/**
+ * An ACL user the server starts with (`user <name> on ><password> <rules...>`).
+ *
+ * @example
+ * ```ts
+ * const user: AclUser = { name: 'hyx', password: 'secret', rules: ['~hyx:*', '-@all', '+evalsha'] };
+ * ```
+ */
 export interface AclUser {
   readonly name: string;
   readonly password: string;
@@ -41,7 +48,14 @@ export interface AclUser {
   readonly rules: readonly string[];
 }
 
-/** How to start a server. */
+/**
+ * How to start a server.
+ *
+ * @example
+ * ```ts
+ * const server = await startRedis({ password: 'admin', config: { maxmemory: '64mb' } });
+ * ```
+ */
 export interface RedisServerOptions {
   /** `requirepass`: the password of the `default` user, which the harness itself connects as. */
   readonly password?: string | undefined;
@@ -51,7 +65,14 @@ export interface RedisServerOptions {
   readonly config?: Readonly<Record<string, string>> | undefined;
 }
 
-/** What a started Cluster looks like. */
+/**
+ * How to start a Cluster: its nodes' options, and the node timeout.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startCluster({ password: 'admin', nodeTimeoutMs: 1000 });
+ * ```
+ */
 export interface RedisClusterOptions extends RedisServerOptions {
   /** `cluster-node-timeout`; default 3000 ms. */
   readonly nodeTimeoutMs?: number | undefined;
@@ -448,7 +469,15 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   return createServer(options);
 }
 
-/** A primary and its replica. */
+/**
+ * A primary and its replica.
+ *
+ * @example
+ * ```ts
+ * const pair: ReplicatedRedis = await startPrimaryWithReplica();
+ * await pair.primary.kill();
+ * ```
+ */
 export interface ReplicatedRedis {
   readonly primary: RedisServer;
   readonly replica: RedisServer;

@@ -83,7 +83,15 @@ function keySegment(key: string): string {
   return `%H${createHash('sha256').update(escaped, 'utf8').digest('base64url')}`;
 }
 
-/** What a {@link RedisKeyspace} needs. */
+/**
+ * What a {@link RedisKeyspace} needs.
+ *
+ * @example
+ * ```ts
+ * import type { RedisKeyspaceOptions } from '@hyx/distributed';
+ * const options: RedisKeyspaceOptions<'tokens'> = { pattern: 'rate-limiter', name: 'api', parts: ['tokens'] };
+ * ```
+ */
 export interface RedisKeyspaceOptions<TPart extends string> {
   /** The pattern that owns the keys, lowercase kebab-case: `'rate-limiter'`, `'lock'`. */
   readonly pattern: string;

@@ -1,5 +1,11 @@
 /**
  * A value a Lua script receives in `ARGV`: Redis turns numbers into their decimal text.
+ *
+ * @example
+ * ```ts
+ * import type { LuaArgument } from '@hyx/distributed';
+ * const args: LuaArgument[] = [10, 1_000, 'user-1'];
+ * ```
  */
 export type LuaArgument = string | number;
 
