@@ -34,6 +34,17 @@ describe('memoryRateLimiterState', () => {
     });
   });
 
+  it('moves the expiry on when the sliding-window log grows in place', () => {
+    const { state } = stateOf('sliding-window-log', 3, 1000);
+    state.tryAcquire({ key: 'a', cost: 1, nowMs: 0 });
+    state.tryAcquire({ key: 'a', cost: 2, nowMs: 400 });
+    // At 1000 the first entry has left but the one of 400 still counts: the key is not fresh.
+    expect(state.tryAcquire({ key: 'a', cost: 1, nowMs: 1000 })).toMatchObject({
+      allowed: true,
+      remaining: 0,
+    });
+  });
+
   it('reclaims idle keys as new keys arrive, so a million distinct keys stay bounded by the live ones', () => {
     const { state } = stateOf('sliding-window-counter', 10, 100, 1_000_000);
     let largest = 0;

@@ -70,8 +70,9 @@ class MemoryState implements MemoryRateLimiterState {
     // Expiry is read from time here, never from a timer: an expired state is simply no state.
     const current = entry !== undefined && nowMs < entry.expiresAtMs ? entry.state : undefined;
     const step = this.#algorithm.decide(current, request.cost, nowMs, this.#config, request.maxDelayMs ?? 0);
-    // A denied decision returns the state unchanged: nothing to store.
-    if (step.state !== current || current === undefined) this.#store(key, entry, step.state, nowMs);
+    // A denied decision leaves the state as it was: nothing to store. (Compare by decision, not by
+    // object: the sliding-window log updates its arrays in place and returns the same object.)
+    if (step.decision.allowed || current === undefined) this.#store(key, entry, step.state, nowMs);
     else if (entry !== undefined) entry.isRecentlyUsed = true;
     return step.decision;
   }

@@ -52,9 +52,9 @@ export interface AlgorithmConfig {
  *
  * @example
  * ```ts
- * import { deriveAlgorithmConfig, tokenBucket } from '@hyx/local';
+ * import { deriveAlgorithmConfig, rateLimitAlgorithms } from '@hyx/local';
  * const config = deriveAlgorithmConfig({ algorithm: 'token-bucket', limit: 5, intervalMs: 1000 });
- * const { state, decision } = tokenBucket.decide(undefined, 1, 0, config, 0);
+ * const { state, decision } = rateLimitAlgorithms['token-bucket'].decide(undefined, 1, 0, config, 0);
  * ```
  */
 export interface AlgorithmStep<TState> {
@@ -76,7 +76,8 @@ export interface AlgorithmStep<TState> {
  *
  * @example
  * ```ts
- * import { gcra, deriveAlgorithmConfig } from '@hyx/local';
+ * import { deriveAlgorithmConfig, rateLimitAlgorithms } from '@hyx/local';
+ * const gcra = rateLimitAlgorithms.gcra;
  * const config = deriveAlgorithmConfig({ algorithm: 'gcra', limit: 2, intervalMs: 1000 });
  * const first = gcra.decide(undefined, 2, 0, config, 0);
  * const second = gcra.decide(first.state, 1, 0, config, 0); // denied, retryAfterMs 500
