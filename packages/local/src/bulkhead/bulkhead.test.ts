@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { compose } from '../compose/compose.js';
 import { BulkheadFullError, TimeoutError } from '../errors/errors.js';
 import { isResilienceError } from '../errors/is-resilience-error.js';
 import type { ResilienceEvent } from '../events/resilience-event.js';
 import { CallScope, nestedExecuteOptions } from '../internal/call-scope.js';
 import type { ExecutionContext } from '../policy/policy.js';
 import { FakeClock } from '../testing/fake-clock.js';
+import { timeout } from '../timeout/timeout.js';
 import { bulkhead, type BulkheadPolicy } from './bulkhead.js';
 import type { BulkheadOptions } from './bulkhead-options.js';
 import type { BulkheadState, BulkheadSettings, Lease } from './bulkhead-state.js';
@@ -377,6 +379,50 @@ describe('bulkhead', () => {
       await expect(callB).resolves.toEqual({ error: reason });
       expect(started).toEqual(['A']);
       expect([state().grants, state().releases, policy.inFlight]).toEqual([2, 2, 0]);
+    });
+  });
+
+  describe('inside compose(timeout, bulkhead)', () => {
+    it('gives the permit back when the timeout aborts running work: A runs, B queues, 50 ms pass → A times out, B runs', async () => {
+      const { policy, state, started } = setUp({ maxQueue: 1 });
+      const pipeline = compose(timeout({ timeoutMs: 50, clock }), policy);
+      const callA = settle(
+        pipeline.execute(
+          ({ signal }) =>
+            new Promise<string>((_, reject) => {
+              started.push('A');
+              signal.addEventListener('abort', () => {
+                reject(signal.reason as Error);
+              });
+            }),
+        ),
+      );
+      const b = gate();
+      const callB = policy.execute(() => {
+        started.push('B');
+        return b.promise;
+      });
+      await clock.advance(50);
+      expect((await callA).error).toBeInstanceOf(TimeoutError);
+      expect(started).toEqual(['A', 'B']);
+      b.open('b');
+      await callB;
+      expect([state().grants, state().releases, policy.inFlight]).toEqual([2, 2, 0]);
+    });
+
+    it('takes a waiter out of the queue when the timeout fires first: A holds, B queues, 50 ms pass → B times out, never runs', async () => {
+      const { policy, run, state, started } = setUp({ maxQueue: 1 });
+      const pipeline = compose(timeout({ timeoutMs: 50, clock }), policy);
+      const a = gate();
+      const callA = run('A', a);
+      const callB = settle(pipeline.execute(() => started.push('B')));
+      await clock.advance(50);
+      expect((await callB).error).toBeInstanceOf(TimeoutError);
+      expect(policy.queued).toBe(0);
+      a.open('a');
+      await callA;
+      expect(started).toEqual(['A']);
+      expect([state().grants, state().releases]).toEqual([1, 1]);
     });
   });
 

@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { compose } from '../compose/compose.js';
+import { TimeoutError } from '../errors/errors.js';
 import type { ResilienceEvent } from '../events/resilience-event.js';
 import type { ExecutionContext } from '../policy/policy.js';
 import { FakeClock } from '../testing/fake-clock.js';
+import { timeout } from '../timeout/timeout.js';
 import { cache, type CachePolicy } from './cache.js';
 import type { CacheOptions } from './cache-options.js';
 
@@ -246,6 +249,25 @@ describe('cache', () => {
     expect(workSignal?.aborted).toBe(false);
     work.open('value');
     await expect(b).resolves.toBe('value');
+  });
+
+  it('inside compose(timeout, cache), lets the timeout end a lone caller and abort its work: A starts, 50 ms pass → A times out, the work signal aborts', async () => {
+    const { policy } = setUp();
+    const pipeline = compose(timeout({ timeoutMs: 50, clock }), policy);
+    let workSignal: AbortSignal | undefined;
+    const a = settle(
+      pipeline.execute(
+        ({ signal }: ExecutionContext) => {
+          workSignal = signal;
+          return new Promise<string>(() => undefined);
+        },
+        { key: 'k' },
+      ),
+    );
+    await clock.advance(50);
+    expect((await a).error).toBeInstanceOf(TimeoutError);
+    expect(workSignal?.aborted).toBe(true);
+    await expect(policy.execute(() => 'fresh', { key: 'k' })).resolves.toBe('fresh');
   });
 
   it('rejects at once with the reason when the signal is already aborted, running nothing', async () => {
