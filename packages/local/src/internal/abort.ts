@@ -29,8 +29,8 @@ export function sleep(clock: Clock, delayMs: number, abortSource: AbortSource | 
  *
  * @internal
  */
-export function raceWithAbort<T>(promise: PromiseLike<T>, abortSource: AbortSource | undefined): Promise<T> {
-  if (abortSource === undefined) return Promise.resolve(promise);
+export function raceWithAbort<T>(promise: Promise<T>, abortSource: AbortSource | undefined): Promise<T> {
+  if (abortSource?.canAbort !== true) return promise;
   if (abortSource.aborted) return Promise.reject(abortSource.reason);
   return new Promise<T>((resolve, reject) => {
     const unsubscribe = abortSource.subscribe(() => {

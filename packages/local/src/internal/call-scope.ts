@@ -12,6 +12,11 @@ export const NEVER_ABORTED_SIGNAL: AbortSignal = new AbortController().signal;
  * @internal
  */
 export interface AbortSource {
+  /**
+   * False when nothing can ever abort this source (a pipeline with no caller signal and no
+   * timeout above): policies then skip racing and subscribing altogether.
+   */
+  readonly canAbort: boolean;
   readonly aborted: boolean;
   readonly reason: unknown;
   /** The signal form, created on first read. */
@@ -22,6 +27,8 @@ export interface AbortSource {
 
 /** A caller's own `AbortSignal` seen as an {@link AbortSource}. */
 class SignalSource implements AbortSource {
+  readonly canAbort = true;
+
   constructor(readonly signal: AbortSignal) {}
 
   get aborted(): boolean {
@@ -67,7 +74,8 @@ export function abortSourceOf(options: ExecuteOptions | undefined): AbortSource 
  */
 export function nestedExecuteOptions(context: ExecutionContext, key: string | undefined): ExecuteOptions {
   if (context instanceof CallScope) {
-    const options: ScopedExecuteOptions = { [PARENT_SCOPE]: context, ...(key === undefined ? {} : { key }) };
+    const options: ScopedExecuteOptions =
+      key === undefined ? { [PARENT_SCOPE]: context } : { [PARENT_SCOPE]: context, key };
     return options;
   }
   return key === undefined ? { signal: context.signal } : { signal: context.signal, key };
@@ -82,6 +90,7 @@ export function nestedExecuteOptions(context: ExecutionContext, key: string | un
  */
 export class CallScope implements ExecutionContext, AbortSource {
   readonly attempt: number;
+  readonly canAbort: boolean;
   readonly #parent: AbortSource | undefined;
   readonly #isAbortable: boolean;
   #isSelfAborted = false;
@@ -94,6 +103,7 @@ export class CallScope implements ExecutionContext, AbortSource {
     this.#parent = parent;
     this.attempt = attempt;
     this.#isAbortable = isAbortable;
+    this.canAbort = isAbortable || (parent?.canAbort ?? false);
   }
 
   /** A scope that can be aborted on its own (by a timeout, a hedge) as well as by its parent. */
@@ -134,6 +144,7 @@ export class CallScope implements ExecutionContext, AbortSource {
   }
 
   subscribe(onAbort: () => void): () => void {
+    if (!this.canAbort) return noop;
     if (this.aborted) {
       onAbort();
       return noop;
