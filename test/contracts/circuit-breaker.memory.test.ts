@@ -13,8 +13,8 @@ import { describeCircuitBreakerContract } from './circuit-breaker-contract.js';
  * state's would: every path of the shell that awaits the state runs, with the same rules.
  */
 function behindPromises(provider: CircuitBreakerStateProvider): CircuitBreakerStateProvider {
-  return (settings) => {
-    const inner = provider(settings);
+  return (settings, context) => {
+    const inner = provider(settings, context);
     const later = async <T>(answer: () => T | Promise<T>): Promise<T> => {
       await nextTurn();
       return answer();
@@ -33,9 +33,9 @@ function behindPromises(provider: CircuitBreakerStateProvider): CircuitBreakerSt
   };
 }
 
-describeCircuitBreakerContract('memory', ({ clock }) => memoryCircuitBreakerState({ clock }));
+describeCircuitBreakerContract('memory', () => memoryCircuitBreakerState());
 
-describeCircuitBreakerContract('memory behind promises', async ({ clock }) => {
+describeCircuitBreakerContract('memory behind promises', async () => {
   await nextTurn();
-  return behindPromises(memoryCircuitBreakerState({ clock }));
+  return behindPromises(memoryCircuitBreakerState());
 });

@@ -61,6 +61,7 @@ export {
   type CircuitBreakerSettings,
   type CircuitBreakerSnapshot,
   type CircuitBreakerState,
+  type CircuitBreakerStateContext,
   type CircuitBreakerStateProvider,
   type CircuitInspection,
   type CircuitMetrics,
@@ -70,10 +71,7 @@ export {
   type Transition,
   type TransitionReason,
 } from './circuit-breaker/circuit-breaker-state.js';
-export {
-  memoryCircuitBreakerState,
-  type MemoryCircuitBreakerStateOptions,
-} from './circuit-breaker/memory-circuit-breaker-state.js';
+export { memoryCircuitBreakerState } from './circuit-breaker/memory-circuit-breaker-state.js';
 export { retry } from './retry/retry.js';
 export { RETRY_DEFAULTS, type RetryDelayContext, type RetryOptions } from './retry/retry-options.js';
 export { retryAfterDelay } from './retry/retry-after-delay.js';

@@ -12,6 +12,7 @@ import {
   restoreCircuit,
   snapshotCircuit,
   type CircuitData,
+  type TimeSource,
 } from './circuit-breaker-algorithm.js';
 import type {
   Admission,
@@ -21,6 +22,10 @@ import type {
   Transition,
 } from './circuit-breaker-state.js';
 import { epochOf } from './windows/time-window.js';
+
+function at(nowMs: number): TimeSource {
+  return { now: () => nowMs };
+}
 
 function settingsFor(
   window: CircuitWindow,
@@ -77,9 +82,9 @@ describe('circuit breaker algorithm', () => {
         const counted: { atMs: number; isFailure: boolean; isSlow: boolean }[] = [];
         for (const step of steps) {
           nowMs += step.advanceMs;
-          const admission = admitCall(circuit, settings, nowMs, 'call');
+          const admission = admitCall(circuit, settings, at(nowMs), 'call');
           expect(admission.isAllowed).toBe(true);
-          recordCall(circuit, settings, step.outcome, admission, nowMs);
+          recordCall(circuit, settings, step.outcome, admission, at(nowMs));
           if (step.outcome.kind !== 'ignored') {
             counted.push({
               atMs: nowMs,
@@ -181,7 +186,7 @@ describe('circuit breaker algorithm', () => {
                 const admission = admitCall(
                   circuit,
                   settings,
-                  nowMs,
+                  at(nowMs),
                   usesHealthCheck && pending.length % 2 === 0 ? 'health-check' : 'call',
                 );
                 transitions = admission.transitions;
@@ -193,7 +198,7 @@ describe('circuit breaker algorithm', () => {
                 if (pending.length === 0) break;
                 const [admission] = pending.splice(operation.pick % pending.length, 1);
                 if (admission !== undefined)
-                  transitions = recordCall(circuit, settings, operation.outcome, admission, nowMs);
+                  transitions = recordCall(circuit, settings, operation.outcome, admission, at(nowMs));
                 break;
               }
               case 'advance':
@@ -249,10 +254,10 @@ describe('circuit breaker algorithm', () => {
       circuit,
       settings,
       { kind: 'failure', durationMs: 0 },
-      admitCall(circuit, settings, 0, 'call'),
-      0,
+      admitCall(circuit, settings, at(0), 'call'),
+      at(0),
     );
-    admitCall(circuit, settings, 1000, 'call');
+    admitCall(circuit, settings, at(1000), 'call');
     const { transitions } = inspectCircuit(circuit, settings, 9000);
     expect(transitions).toEqual([
       {

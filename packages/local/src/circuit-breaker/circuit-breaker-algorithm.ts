@@ -1,6 +1,7 @@
 /**
  * The circuit breaker's algorithm: window math and state machine as plain functions over plain
- * data. No clock, no timers, no I/O: time comes in as `nowMs`, the circuit comes in as a
+ * data. No timers, no I/O: time comes in (`nowMs`, or a {@link TimeSource} read at most once per
+ * step and only when the decision depends on it), the circuit comes in as a
  * JSON-shaped object that the function updates in place, and the decision comes out. The memory
  * state calls these functions directly; the Redis state runs the same steps in Lua
  * (docs/algorithms.md, "Circuit breaker", is the shared description), and a differential test
@@ -41,6 +42,15 @@ import {
   type OutcomeCode,
   type WindowTotals,
 } from './windows/window-outcome.js';
+
+/**
+ * Where a step reads the time when it needs it: the breaker's clock, or a fixed instant.
+ *
+ * @internal
+ */
+export interface TimeSource {
+  now(): number;
+}
 
 /** @internal */
 export type WindowData = ConsecutiveWindowData | CountWindowData | TimeWindowData;
@@ -207,7 +217,7 @@ function admission(
 }
 
 /**
- * Decides whether a call (or a health check) may run at `nowMs`.
+ * Decides whether a call (or a health check) may run now.
  *
  * - closed: every call runs; a health check is refused (nothing to probe).
  * - isolated: everything is refused, with no known retry time.
@@ -222,27 +232,24 @@ function admission(
 export function admitCall(
   circuit: CircuitData,
   settings: CircuitBreakerSettings,
-  nowMs: number,
+  time: TimeSource,
   purpose: AdmissionPurpose,
 ): Admission {
-  let transitions = applyElapsedTime(circuit, settings, nowMs);
   const isHealthCheck = purpose === 'health-check';
-  switch (circuit.state) {
-    case 'closed':
-      return admission(circuit, !isHealthCheck, false, undefined, transitions);
-    case 'isolated':
-      return admission(circuit, false, false, undefined, transitions);
-    case 'open': {
-      const remainingMs = circuit.openUntilMs - nowMs;
-      if (remainingMs > 0 || (settings.usesHealthCheck && !isHealthCheck)) {
-        return admission(circuit, false, false, Math.max(0, remainingMs), transitions);
-      }
-      transitions = append(transitions, transition(circuit, 'half-open', 'open-elapsed', nowMs));
-      return admitProbe(circuit, settings, nowMs, isHealthCheck, transitions);
+  // Time changes nothing for a closed or isolated circuit (only half-open has a deadline), so
+  // these answers never read the clock: the hot path of a healthy breaker costs no clock read.
+  if (circuit.state === 'closed') return admission(circuit, !isHealthCheck, false, undefined, undefined);
+  if (circuit.state === 'isolated') return admission(circuit, false, false, undefined, undefined);
+  const nowMs = time.now();
+  let transitions = applyElapsedTime(circuit, settings, nowMs);
+  if (circuit.state === 'open') {
+    const remainingMs = circuit.openUntilMs - nowMs;
+    if (remainingMs > 0 || (settings.usesHealthCheck && !isHealthCheck)) {
+      return admission(circuit, false, false, Math.max(0, remainingMs), transitions);
     }
-    case 'half-open':
-      return admitProbe(circuit, settings, nowMs, isHealthCheck, transitions);
+    transitions = append(transitions, transition(circuit, 'half-open', 'open-elapsed', nowMs));
   }
+  return admitProbe(circuit, settings, nowMs, isHealthCheck, transitions);
 }
 
 function admitProbe(
@@ -268,25 +275,6 @@ function codeOf(outcome: CallOutcome, settings: CircuitBreakerSettings): Outcome
   const durationMs = outcome.kind === 'ignored' ? 0 : outcome.durationMs;
   const isSlow = settings.slowCallRate !== undefined && durationMs >= settings.slowCallDurationMs;
   return outcomeCode(outcome.kind === 'failure', isSlow);
-}
-
-function recordInWindow(
-  window: WindowData,
-  settings: CircuitBreakerSettings,
-  code: OutcomeCode,
-  nowMs: number,
-): void {
-  switch (window.kind) {
-    case 'consecutive':
-      recordInConsecutiveWindow(window, code);
-      return;
-    case 'countWindow':
-      recordInCountWindow(window, code);
-      return;
-    case 'timeWindow':
-      recordInTimeWindow(window, bucketMsOf(settings), code, nowMs);
-      return;
-  }
 }
 
 function bucketMsOf(settings: CircuitBreakerSettings): number {
@@ -335,19 +323,30 @@ export function recordCall(
   settings: CircuitBreakerSettings,
   outcome: CallOutcome,
   admitted: Admission,
-  nowMs: number,
+  time: TimeSource,
 ): readonly Transition[] {
-  const transitions = applyElapsedTime(circuit, settings, nowMs);
-  if (admitted.generation !== circuit.generation || !admitted.isAllowed) return transitions ?? NO_TRANSITIONS;
   if (circuit.state === 'closed') {
-    if (outcome.kind === 'ignored') return transitions ?? NO_TRANSITIONS;
-    recordInWindow(circuit.window, settings, codeOf(outcome, settings), nowMs);
-    if (settings.isMetricsOnly) return transitions ?? NO_TRANSITIONS;
-    const reason = reachedThreshold(settings, circuit.window, settings.minimumCalls, settings.failureCount);
-    if (reason === undefined) return transitions ?? NO_TRANSITIONS;
-    return append(transitions, toOpen(circuit, settings, nowMs, reason));
+    // A closed circuit has no deadline: time matters only to a time window and to opening.
+    // Generations: a result from before the last transition describes a circuit that is gone.
+    if (admitted.generation !== circuit.generation || !admitted.isAllowed) return NO_TRANSITIONS;
+    if (outcome.kind === 'ignored') return NO_TRANSITIONS;
+    const window = circuit.window;
+    let nowMs: number | undefined;
+    if (window.kind === 'timeWindow') {
+      nowMs = time.now();
+      recordInTimeWindow(window, bucketMsOf(settings), codeOf(outcome, settings), nowMs);
+    } else if (window.kind === 'countWindow') recordInCountWindow(window, codeOf(outcome, settings));
+    else recordInConsecutiveWindow(window, codeOf(outcome, settings));
+    if (settings.isMetricsOnly) return NO_TRANSITIONS;
+    const reason = reachedThreshold(settings, window, settings.minimumCalls, settings.failureCount);
+    if (reason === undefined) return NO_TRANSITIONS;
+    return [toOpen(circuit, settings, nowMs ?? time.now(), reason)];
   }
-  if (circuit.state !== 'half-open' || !admitted.isProbe) return transitions ?? NO_TRANSITIONS;
+  const nowMs = time.now();
+  const transitions = applyElapsedTime(circuit, settings, nowMs);
+  if (admitted.generation !== circuit.generation || circuit.state !== 'half-open' || !admitted.isProbe) {
+    return transitions ?? NO_TRANSITIONS;
+  }
   const verdict = recordProbe(circuit, settings, outcome);
   if (verdict === undefined) return transitions ?? NO_TRANSITIONS;
   const change =

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock/clock.js';
 import type { CircuitState } from '../events/resilience-event.js';
 
 /**
@@ -282,15 +283,18 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * The state port of a circuit breaker (DESIGN §4): the memory state and the Redis state implement
- * it, the shell does everything else. Every method takes the circuit's `key` and, where time
- * matters, `nowMs` (the shell passes its clock's time; a Redis state may use the server's).
- * Methods may answer synchronously or with a promise.
+ * it, the shell does everything else. Every method takes the circuit's `key` and an optional
+ * `nowMs`: given, it is the time of the step (tests, differential runs); left out, the state
+ * reads the time itself, and only when the decision depends on it, so that the hot path of a
+ * closed breaker reads no clock. The shell leaves it out. Methods may answer synchronously or
+ * with a promise.
  *
  * @example
  * ```ts
  * import { memoryCircuitBreakerState, type CircuitBreakerState } from '@hyx/local';
- * declare const settings: import('@hyx/local').CircuitBreakerSettings;
- * const state: CircuitBreakerState = memoryCircuitBreakerState()(settings);
+ * import { systemClock, type CircuitBreakerSettings } from '@hyx/local';
+ * declare const settings: CircuitBreakerSettings;
+ * const state: CircuitBreakerState = memoryCircuitBreakerState()(settings, { clock: systemClock });
  * const admission = await state.admit('', 0);
  * if (admission.isAllowed) await state.record('', { kind: 'success', durationMs: 3 }, admission, 3);
  * ```
@@ -320,6 +324,24 @@ export interface CircuitBreakerState {
 }
 
 /**
+ * What a breaker hands to its state besides the settings.
+ *
+ * @example
+ * ```ts
+ * import { systemClock, type CircuitBreakerStateContext } from '@hyx/local';
+ * const context: CircuitBreakerStateContext = { clock: systemClock };
+ * ```
+ */
+export interface CircuitBreakerStateContext {
+  /**
+   * The breaker's clock. The memory state reads it when a method gets no `nowMs`, and only when
+   * the decision depends on the time; a Redis state reads its server's `TIME` instead, unless
+   * configured to follow this clock (in tests).
+   */
+  readonly clock: Clock;
+}
+
+/**
  * Builds the state of one breaker from its settings: the `state` option of `circuitBreaker`.
  *
  * @example
@@ -328,4 +350,7 @@ export interface CircuitBreakerState {
  * const breaker = circuitBreaker({ state: memoryCircuitBreakerState() });
  * ```
  */
-export type CircuitBreakerStateProvider = (settings: CircuitBreakerSettings) => CircuitBreakerState;
+export type CircuitBreakerStateProvider = (
+  settings: CircuitBreakerSettings,
+  context: CircuitBreakerStateContext,
+) => CircuitBreakerState;

@@ -146,7 +146,7 @@ describe('circuitBreaker', () => {
   it('works with a state that answers with promises', async () => {
     const clock = new FakeClock();
     const asyncState = (settings: CircuitBreakerSettings): CircuitBreakerState => {
-      const inner = memoryCircuitBreakerState({ clock })(settings);
+      const inner = memoryCircuitBreakerState()(settings, { clock });
       return {
         admit: async (...args) => inner.admit(...args),
         record: async (...args) => inner.record(...args),
@@ -169,8 +169,8 @@ describe('circuitBreaker', () => {
     const controller = new AbortController();
     const recorded: string[] = [];
     const breaker = consecutiveBreaker(clock, {
-      state: (settings) => {
-        const inner = memoryCircuitBreakerState({ clock })(settings);
+      state: (settings, context) => {
+        const inner = memoryCircuitBreakerState()(settings, context);
         return {
           ...inner,
           // Interleaving: the caller aborts after asking for admission, before the answer arrives.
@@ -205,7 +205,7 @@ describe('circuitBreaker', () => {
     expect(recorded).toEqual(['ignored']);
   });
 
-  it('measures durations only when slow calls matter or somebody listens', async () => {
+  it('reads no clock for calls of a closed breaker unless slow calls matter or somebody listens', async () => {
     let reads = 0;
     const clock = new FakeClock();
     const countingClock = {
@@ -218,8 +218,14 @@ describe('circuitBreaker', () => {
     };
     const breaker = circuitBreaker({ clock: countingClock });
     await breaker.execute(() => 'ok');
-    // One read to admit and one to record: no duration.
-    expect(reads).toBe(2);
+    // The first call creates the circuit, which notes when it began.
+    expect(reads).toBe(1);
+    await breaker.execute(() => 'ok');
+    await expect(breaker.execute(failing)).rejects.toThrow('boom');
+    expect(reads).toBe(1);
+    breaker.onEvent(() => {});
+    await breaker.execute(() => 'ok');
+    expect(reads).toBe(3);
   });
 
   it('wrap keeps the arguments and the return type', async () => {

@@ -118,7 +118,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     this.#shouldHandle = resolved.shouldHandle;
     this.#shouldHandleResult = resolved.shouldHandleResult;
     this.#healthCheck = resolved.healthCheck;
-    this.#state = resolved.stateProvider(resolved.settings);
+    this.#state = resolved.stateProvider(resolved.settings, { clock: resolved.clock });
     this.#source = Object.freeze({ policyKind: 'circuit-breaker', policyName: resolved.settings.name });
     this.#isTimed = resolved.settings.slowCallRate !== undefined;
   }
@@ -127,46 +127,49 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     return this.#lastState;
   }
 
-  async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const abortSource = abortSourceOf(options);
-    if (abortSource?.aborted === true) throw abortSource.reason;
+    if (abortSource?.aborted === true) return Promise.reject(abortSource.reason);
     if (this.#mode === 'disabled') return this.#runUnguarded(fn, abortSource);
     const key = options?.key ?? DEFAULT_CIRCUIT_KEY;
+    let pending: MaybePromise<Admission>;
+    try {
+      pending = this.#state.admit(key, undefined, 'call');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The memory state answers at once: no promise job between admission and the work.
+    if (!isPromise(pending)) return this.#runAdmitted(fn, key, pending, abortSource);
+    return pending.then(async (admission) => {
+      if (admission.isAllowed && hasAborted(abortSource)) {
+        // The caller gave up while a remote state decided: hand the slot back, run nothing.
+        await this.#record(key, IGNORED, admission);
+        throw abortSource.reason;
+      }
+      return this.#runAdmitted(fn, key, admission, abortSource);
+    });
+  }
 
-    const pending = this.#state.admit(key, this.#clock.now(), 'call');
-    const admission = isPromise(pending) ? await pending : pending;
+  async #runAdmitted<T>(
+    fn: Work<T>,
+    key: string,
+    admission: Admission,
+    abortSource: AbortSource | undefined,
+  ): Promise<T> {
     this.#observe(key, admission.transitions, admission.state);
     if (!admission.isAllowed) throw this.#reject(admission);
-    if (isPromise(pending) && hasAborted(abortSource)) {
-      // The caller gave up while a remote state decided: hand the slot back, run nothing.
-      await this.#record(key, IGNORED, admission);
-      throw abortSource.reason;
-    }
-
-    const isTimed = this.#isTimed || this.events.hasListeners;
-    const startedMs = isTimed ? this.#clock.now() : 0;
+    const startedMs = this.#isTimed || this.events.hasListeners ? this.#clock.now() : 0;
     let result: T;
     try {
       result = await callSafely(fn, CallScope.forwarding(abortSource, inheritedAttempt(abortSource)));
     } catch (error) {
-      // `IGNORED` until proven a failure: if `shouldHandle` itself throws, the slot is still freed.
-      let outcome = IGNORED;
-      try {
-        if (!isAbortFrom(abortSource, error) && this.#shouldHandle(error)) outcome = this.#failure(startedMs);
-      } finally {
-        const recording = this.#record(key, outcome, admission);
-        if (recording !== undefined) await recording;
-      }
+      const recording = this.#recordError(key, admission, error, abortSource, startedMs);
+      if (recording !== undefined) await recording;
       this.#emitOutcome(startedMs, error, true);
       throw error;
     }
-    let outcome = IGNORED;
-    try {
-      outcome = this.#shouldHandleResult(result) ? this.#failure(startedMs) : this.#success(startedMs);
-    } finally {
-      const recording = this.#record(key, outcome, admission);
-      if (recording !== undefined) await recording;
-    }
+    const recording = this.#recordResult(key, admission, result, startedMs);
+    if (recording !== undefined) await recording;
     this.#emitOutcome(startedMs, undefined, false);
     return result;
   }
@@ -176,33 +179,33 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
   }
 
   async getMetrics(key: string = DEFAULT_CIRCUIT_KEY): Promise<CircuitMetrics> {
-    const { transitions, ...metrics } = await this.#state.inspect(key, this.#clock.now());
+    const { transitions, ...metrics } = await this.#state.inspect(key);
     this.#observe(key, transitions, metrics.state);
     return metrics;
   }
 
   async isolate(key: string = DEFAULT_CIRCUIT_KEY): Promise<IsolationHandle> {
-    const grant = await this.#state.isolate(key, this.#clock.now());
+    const grant = await this.#state.isolate(key);
     this.#observe(key, grant.transitions, undefined);
     let isDisposed = false;
     return {
       dispose: async () => {
         if (isDisposed) return;
         isDisposed = true;
-        const transitions = await this.#state.releaseIsolation(key, grant.generation, this.#clock.now());
+        const transitions = await this.#state.releaseIsolation(key, grant.generation);
         this.#observe(key, transitions, undefined);
       },
     };
   }
 
   async reset(key: string = DEFAULT_CIRCUIT_KEY): Promise<void> {
-    const transitions = await this.#state.reset(key, this.#clock.now());
+    const transitions = await this.#state.reset(key);
     this.#cancelHealthCheck(key);
     this.#observe(key, transitions, 'closed');
   }
 
   async snapshot(key: string = DEFAULT_CIRCUIT_KEY): Promise<CircuitBreakerSnapshot> {
-    return this.#state.snapshot(key, this.#clock.now());
+    return this.#state.snapshot(key);
   }
 
   async restore(snapshot: CircuitBreakerSnapshot, key: string = DEFAULT_CIRCUIT_KEY): Promise<void> {
@@ -214,7 +217,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
         `circuitBreaker "${this.name}": restore got a malformed snapshot: ${where}: ${issue?.message ?? 'invalid'}`,
       );
     }
-    const transitions = await this.#state.restore(key, parsed.data, this.#clock.now());
+    const transitions = await this.#state.restore(key, parsed.data);
     this.#observe(key, transitions, parsed.data.state);
   }
 
@@ -228,9 +231,51 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     return this.#isTimed ? { kind: 'failure', durationMs: this.#clock.now() - startedMs } : UNTIMED_FAILURE;
   }
 
+  /**
+   * Records how the work's error counts: a failure if `shouldHandle` says so and it is not the
+   * caller's own abort, otherwise `ignored`. If `shouldHandle` throws, the call is recorded as
+   * `ignored` (so a probe slot is never lost) and the predicate's error is thrown.
+   */
+  #recordError(
+    key: string,
+    admission: Admission,
+    error: unknown,
+    abortSource: AbortSource | undefined,
+    startedMs: number,
+  ): Promise<void> | undefined {
+    let outcome: CallOutcome;
+    try {
+      outcome =
+        !isAbortFrom(abortSource, error) && this.#shouldHandle(error) ? this.#failure(startedMs) : IGNORED;
+    } catch (predicateError) {
+      return this.#recordThenThrow(key, admission, predicateError);
+    }
+    return this.#record(key, outcome, admission);
+  }
+
+  /** Records a result as a success, or as a failure if `shouldHandleResult` says so (see above). */
+  #recordResult(
+    key: string,
+    admission: Admission,
+    result: unknown,
+    startedMs: number,
+  ): Promise<void> | undefined {
+    let outcome: CallOutcome;
+    try {
+      outcome = this.#shouldHandleResult(result) ? this.#failure(startedMs) : this.#success(startedMs);
+    } catch (predicateError) {
+      return this.#recordThenThrow(key, admission, predicateError);
+    }
+    return this.#record(key, outcome, admission);
+  }
+
+  #recordThenThrow(key: string, admission: Admission, error: unknown): Promise<never> {
+    return Promise.resolve(this.#record(key, IGNORED, admission)).then(() => Promise.reject(error));
+  }
+
   /** Records an outcome; returns a promise only when the state answers with one. */
   #record(key: string, outcome: CallOutcome, admission: Admission): Promise<void> | undefined {
-    const transitions = this.#state.record(key, outcome, admission, this.#clock.now());
+    const transitions = this.#state.record(key, outcome, admission);
     if (!isPromise(transitions)) {
       if (transitions.length > 0) this.#observe(key, transitions, undefined);
       return undefined;
@@ -333,7 +378,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     this.#healthChecksRunning.add(key);
     try {
       for (;;) {
-        const admission = await this.#state.admit(key, this.#clock.now(), 'health-check');
+        const admission = await this.#state.admit(key, undefined, 'health-check');
         this.#observe(key, admission.transitions, admission.state);
         if (!admission.isAllowed) {
           // Still open (or every probe slot is held elsewhere): look again when that may change.
@@ -343,7 +388,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
           return;
         }
         const outcome = await this.#probeHealth();
-        const transitions = await this.#state.record(key, outcome, admission, this.#clock.now());
+        const transitions = await this.#state.record(key, outcome, admission);
         this.#observe(key, transitions, undefined);
         if (transitions.length > 0) return;
       }

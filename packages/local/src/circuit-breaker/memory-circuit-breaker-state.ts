@@ -1,5 +1,4 @@
 import type { Clock } from '../clock/clock.js';
-import { systemClock } from '../clock/clock.js';
 import {
   admitCall,
   createCircuit,
@@ -11,6 +10,7 @@ import {
   restoreCircuit,
   snapshotCircuit,
   type CircuitData,
+  type TimeSource,
 } from './circuit-breaker-algorithm.js';
 import {
   DEFAULT_CIRCUIT_KEY,
@@ -26,9 +26,15 @@ import {
   type Transition,
 } from './circuit-breaker-state.js';
 
+/** A fixed instant, for callers that pass `nowMs`. */
+function instant(nowMs: number): TimeSource {
+  return { now: () => nowMs };
+}
+
 /**
  * The in-process state: one {@link CircuitData} per key, changed by the pure algorithm. Every
- * method answers synchronously, so the shell's hot path never waits for a promise job.
+ * method answers synchronously, so the shell's hot path never waits for a promise job, and
+ * admitting or recording a call of a closed circuit reads no clock (see `admitCall`).
  */
 class MemoryCircuitBreakerState implements CircuitBreakerState {
   readonly #settings: CircuitBreakerSettings;
@@ -42,51 +48,48 @@ class MemoryCircuitBreakerState implements CircuitBreakerState {
     this.#clock = clock;
   }
 
-  admit(key: string, nowMs = this.#clock.now(), purpose: AdmissionPurpose = 'call'): Admission {
-    return admitCall(this.#circuit(key, nowMs), this.#settings, nowMs, purpose);
+  admit(key: string, nowMs?: number, purpose: AdmissionPurpose = 'call'): Admission {
+    const time = nowMs === undefined ? this.#clock : instant(nowMs);
+    return admitCall(this.#circuit(key, time), this.#settings, time, purpose);
   }
 
-  record(
-    key: string,
-    outcome: CallOutcome,
-    admission: Admission,
-    nowMs = this.#clock.now(),
-  ): readonly Transition[] {
-    return recordCall(this.#circuit(key, nowMs), this.#settings, outcome, admission, nowMs);
+  record(key: string, outcome: CallOutcome, admission: Admission, nowMs?: number): readonly Transition[] {
+    const time = nowMs === undefined ? this.#clock : instant(nowMs);
+    return recordCall(this.#circuit(key, time), this.#settings, outcome, admission, time);
   }
 
   inspect(key: string, nowMs = this.#clock.now()): CircuitInspection {
-    return inspectCircuit(this.#circuit(key, nowMs), this.#settings, nowMs);
+    return inspectCircuit(this.#circuit(key, instant(nowMs)), this.#settings, nowMs);
   }
 
   isolate(key: string, nowMs = this.#clock.now()): IsolationGrant {
-    return isolateCircuit(this.#circuit(key, nowMs), this.#settings, nowMs);
+    return isolateCircuit(this.#circuit(key, instant(nowMs)), this.#settings, nowMs);
   }
 
   releaseIsolation(key: string, generation: number, nowMs = this.#clock.now()): readonly Transition[] {
-    return releaseIsolation(this.#circuit(key, nowMs), this.#settings, generation, nowMs);
+    return releaseIsolation(this.#circuit(key, instant(nowMs)), this.#settings, generation, nowMs);
   }
 
   reset(key: string, nowMs = this.#clock.now()): readonly Transition[] {
-    return resetCircuit(this.#circuit(key, nowMs), this.#settings, nowMs);
+    return resetCircuit(this.#circuit(key, instant(nowMs)), this.#settings, nowMs);
   }
 
   snapshot(key: string, nowMs = this.#clock.now()): CircuitBreakerSnapshot {
-    return snapshotCircuit(this.#circuit(key, nowMs));
+    return snapshotCircuit(this.#circuit(key, instant(nowMs)));
   }
 
   restore(key: string, snapshot: CircuitBreakerSnapshot, nowMs = this.#clock.now()): readonly Transition[] {
-    return restoreCircuit(this.#circuit(key, nowMs), this.#settings, snapshot, nowMs);
+    return restoreCircuit(this.#circuit(key, instant(nowMs)), this.#settings, snapshot, nowMs);
   }
 
-  #circuit(key: string, nowMs: number): CircuitData {
+  #circuit(key: string, time: TimeSource): CircuitData {
     if (key === DEFAULT_CIRCUIT_KEY) {
-      this.#defaultCircuit ??= createCircuit(this.#settings, nowMs);
+      this.#defaultCircuit ??= createCircuit(this.#settings, time.now());
       return this.#defaultCircuit;
     }
     let circuit = this.#keyedCircuits.get(key);
     if (circuit === undefined) {
-      circuit = createCircuit(this.#settings, nowMs);
+      circuit = createCircuit(this.#settings, time.now());
       this.#keyedCircuits.set(key, circuit);
     }
     return circuit;
@@ -94,25 +97,9 @@ class MemoryCircuitBreakerState implements CircuitBreakerState {
 }
 
 /**
- * Options of {@link memoryCircuitBreakerState}.
- *
- * @example
- * ```ts
- * import { memoryCircuitBreakerState, systemClock } from '@hyx/local';
- * const provider = memoryCircuitBreakerState({ clock: systemClock });
- * ```
- */
-export interface MemoryCircuitBreakerStateOptions {
-  /**
-   * The time used when a caller leaves out `nowMs` (the breaker shell always passes it).
-   * @defaultValue {@link systemClock}
-   */
-  readonly clock?: Clock | undefined;
-}
-
-/**
- * The in-process circuit breaker state, and the default `state` of `circuitBreaker`. Each key
- * keeps its circuit (and window) for the life of the breaker.
+ * The in-process circuit breaker state, and the default `state` of `circuitBreaker`. It reads
+ * time from the breaker's clock. Each key keeps its circuit (and window) for the life of the
+ * breaker.
  *
  * @example
  * ```ts
@@ -120,9 +107,6 @@ export interface MemoryCircuitBreakerStateOptions {
  * const breaker = circuitBreaker({ name: 'payments', state: memoryCircuitBreakerState() });
  * ```
  */
-export function memoryCircuitBreakerState(
-  options: MemoryCircuitBreakerStateOptions = {},
-): CircuitBreakerStateProvider {
-  const clock = options.clock ?? systemClock;
-  return (settings) => new MemoryCircuitBreakerState(settings, clock);
+export function memoryCircuitBreakerState(): CircuitBreakerStateProvider {
+  return (settings, context) => new MemoryCircuitBreakerState(settings, context.clock);
 }

@@ -55,14 +55,18 @@ describe('count window', () => {
 
   it('equals a brute-force recount of the last N calls at every step, and no counter is negative', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(outcomeArbitrary, { maxLength: 120 }), (size, codes) => {
-        const window = createCountWindow(size);
-        codes.forEach((code, index) => {
-          recordInCountWindow(window, code);
-          expect(totalsOf(window)).toEqual(recount(codes.slice(Math.max(0, index + 1 - size), index + 1)));
-          expectNoNegative([window.calls, window.failures, window.slowCalls, window.next]);
-        });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(outcomeArbitrary, { maxLength: 120 }),
+        (size, codes) => {
+          const window = createCountWindow(size);
+          codes.forEach((code, index) => {
+            recordInCountWindow(window, code);
+            expect(totalsOf(window)).toEqual(recount(codes.slice(Math.max(0, index + 1 - size), index + 1)));
+            expectNoNegative([window.calls, window.failures, window.slowCalls, window.next]);
+          });
+        },
+      ),
     );
   });
 });
@@ -114,7 +118,9 @@ describe('time window', () => {
             recordInTimeWindow(window, bucketMs, step.code, nowMs);
             recorded.push({ epoch: epochOf(nowMs, bucketMs), code: step.code });
             const nowEpoch = epochOf(nowMs, bucketMs);
-            const inWindow = recorded.filter((call) => nowEpoch - call.epoch < buckets).map((call) => call.code);
+            const inWindow = recorded
+              .filter((call) => nowEpoch - call.epoch < buckets)
+              .map((call) => call.code);
             expect(totalsOf(window)).toEqual(recount(inWindow));
             expectNoNegative([
               window.calls,
