@@ -21,6 +21,12 @@ function formatNs(ns: number): string {
   return ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
 }
 
+/** "3.2× faster" or "1.4× slower", from the average ns per call of the peer and the row. */
+function compareWithPeer(peer: Row, row: Row): string {
+  const speedup = peer.avgNs / row.avgNs;
+  return speedup >= 1 ? `${speedup.toFixed(1)}× faster` : `${(1 / speedup).toFixed(1)}× slower`;
+}
+
 async function measureCase(benchCase: BenchCase): Promise<Row> {
   // One warm-up round outside the measurement so lazy setup (first timer, JIT) is not counted.
   await benchCase.fn();
@@ -50,9 +56,7 @@ const lines = ['| group | case | avg / call | p50 | p99 | vs peer |', '|---|---|
 for (const row of rows) {
   const peer = rows.find((candidate) => candidate.group === row.group && candidate.name.startsWith('peer:'));
   const ratio =
-    peer !== undefined && peer !== row && !row.name.startsWith('peer:')
-      ? `${(peer.avgNs / row.avgNs).toFixed(1)}× faster`
-      : '';
+    peer !== undefined && peer !== row && !row.name.startsWith('peer:') ? compareWithPeer(peer, row) : '';
   lines.push(
     `| ${row.group} | ${row.name} | ${formatNs(row.avgNs)} | ${formatNs(row.p50Ns)} | ${formatNs(row.p99Ns)} | ${ratio} |`,
   );
