@@ -106,6 +106,8 @@ export interface RateLimitAlgorithm<TState> {
 /**
  * The largest scaled quantity an algorithm may reach. Below 2^53 doubles hold integers exactly;
  * keeping every quantity at most 2^52 leaves room for one more addition of the same size.
+ *
+ * @internal
  */
 export const MAX_SCALED = 2 ** 52;
 
@@ -156,7 +158,16 @@ export function decisionOf(
   return { allowed, limit, remaining, retryAfterMs, resetAfterMs, delayMs };
 }
 
-/** What {@link deriveAlgorithmConfig} needs: the validated options of one limiter. */
+/**
+ * What {@link deriveAlgorithmConfig} needs: the validated options of one limiter.
+ *
+ * @example
+ * ```ts
+ * import { deriveAlgorithmConfig, type AlgorithmParameters } from '@hyx/local';
+ * const parameters: AlgorithmParameters = { algorithm: 'leaky-bucket', limit: 10, intervalMs: 1000, queueSize: 5 };
+ * const config = deriveAlgorithmConfig(parameters);
+ * ```
+ */
 export interface AlgorithmParameters {
   readonly algorithm: RateLimitAlgorithmName;
   readonly limit: number;
