@@ -270,6 +270,18 @@ describe('cache', () => {
     await expect(policy.execute(() => 'fresh', { key: 'k' })).resolves.toBe('fresh');
   });
 
+  it('runs a nested call with the same key on its own instead of waiting for itself', async () => {
+    const { policy } = setUp();
+    const outer = policy.execute(
+      async () => {
+        const inner = await policy.execute(() => 'inner', { key: 'k' });
+        return `outer(${inner})`;
+      },
+      { key: 'k' },
+    );
+    await expect(outer).resolves.toBe('outer(inner)');
+  });
+
   it('rejects at once with the reason when the signal is already aborted, running nothing', async () => {
     const { load, runs } = setUp();
     const controller = new AbortController();

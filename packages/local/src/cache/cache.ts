@@ -198,8 +198,6 @@ class LocalCache extends BasePolicy implements CachePolicy {
 
   #start(key: string, fn: Work<unknown>, abortSource: AbortSource | undefined): Flight {
     const flight = new Flight(CallScope.abortable(undefined, inheritedAttempt(abortSource)));
-    // Registered before `fn` runs, so work that re-enters with the same key joins this execution.
-    this.#flights.set(key, flight);
     flight.promise = callSafely(fn, flight.scope).then(
       (value) => {
         this.#finish(key, flight);
@@ -212,6 +210,9 @@ class LocalCache extends BasePolicy implements CachePolicy {
         throw error;
       },
     );
+    // Registered once `fn` has started: work that calls the cache with its own key from its
+    // synchronous part runs an execution of its own instead of waiting for itself forever.
+    this.#flights.set(key, flight);
     return flight;
   }
 
