@@ -50,7 +50,7 @@ class TimeoutPolicy extends BasePolicy {
       // caller's abort rejects at once, as fetch does); at the deadline the work is asked to stop.
       const result = await (this.#isAggressive
         ? raceWithAbort(work, scope)
-        : abortSource === undefined
+        : abortSource?.canAbort !== true
           ? work
           : raceWithAbort(work, abortSource));
       if (this.events.hasListeners) this.#emitOutcome(startedMs, undefined, false);
