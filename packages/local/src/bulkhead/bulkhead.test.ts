@@ -627,7 +627,7 @@ describe('bulkhead', () => {
   it.each([
     [{}, TypeError, 'bulkhead "bulkhead": maxConcurrent must be a finite number, got undefined'],
     [{ maxConcurrent: 0 }, RangeError, 'bulkhead "bulkhead": maxConcurrent must be >= 1, got 0'],
-    [{ maxConcurrent: 1.5 }, RangeError, 'bulkhead "bulkhead": maxConcurrent must be of type int, got 1.5'],
+    [{ maxConcurrent: 1.5 }, RangeError, 'bulkhead "bulkhead": maxConcurrent must be an integer, got 1.5'],
     [
       { maxConcurrent: '2' },
       TypeError,
@@ -699,7 +699,7 @@ describe('MemoryBulkheadState', () => {
 
   it.each([
     [{ maxConcurrent: 0 }, RangeError, 'MemoryBulkheadState: maxConcurrent must be >= 1, got 0'],
-    [{ maxConcurrent: 1.5 }, RangeError, 'MemoryBulkheadState: maxConcurrent must be of type int, got 1.5'],
+    [{ maxConcurrent: 1.5 }, RangeError, 'MemoryBulkheadState: maxConcurrent must be an integer, got 1.5'],
     [{}, TypeError, 'MemoryBulkheadState: maxConcurrent must be a finite number, got undefined'],
   ])('rejects bad settings %j with a named error', (config, errorClass, message) => {
     clock = new FakeClock();

@@ -306,7 +306,7 @@ describe('hedge', () => {
     [
       { delayMs: 10, maxHedgedAttempts: 1.5 },
       RangeError,
-      'hedge "hedge": maxHedgedAttempts must be of type int, got 1.5',
+      'hedge "hedge": maxHedgedAttempts must be an integer, got 1.5',
     ],
     [
       { delayMs: 10, maxHedgedAttempts: 101 },

@@ -25,7 +25,10 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return `must be ${issue.expected === 'number' ? 'a finite number' : `of type ${issue.expected}`}`;
+      if (issue.expected === 'number') return 'must be a finite number';
+      // zod reports `.int()` on a fractional number as a type problem with expected 'int'.
+      if (issue.expected === 'int') return 'must be an integer';
+      return `must be of type ${issue.expected}`;
     case 'too_small':
       return `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`;
     case 'too_big':

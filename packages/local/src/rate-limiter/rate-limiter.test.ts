@@ -301,7 +301,7 @@ describe('rateLimiter', () => {
   it.each([
     [{ limit: 0 }, RangeError, 'rateLimiter "rate-limiter": limit must be >= 1, got 0'],
     [{ name: 'api', limit: 0 }, RangeError, 'rateLimiter "api": limit must be >= 1, got 0'],
-    [{ limit: 1.5 }, RangeError, 'rateLimiter "rate-limiter": limit must be of type int, got 1.5'],
+    [{ limit: 1.5 }, RangeError, 'rateLimiter "rate-limiter": limit must be an integer, got 1.5'],
     [{ limit: Number.NaN }, RangeError, 'rateLimiter "rate-limiter": limit must be a finite number, got NaN'],
     [{ limit: '10' }, TypeError, 'rateLimiter "rate-limiter": limit must be a finite number, got "10"'],
     [{}, TypeError, 'rateLimiter "rate-limiter": limit must be a finite number, got undefined'],

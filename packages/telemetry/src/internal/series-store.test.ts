@@ -93,10 +93,16 @@ const anEvent: fc.Arbitrary<ResilienceEvent> = fc
     fc.record({ type: fc.constant('bulkhead.released'), inFlight: fc.nat(9), queued: fc.nat(9) }),
     fc.record({ type: fc.constant('rate-limit.decided'), allowed: fc.boolean(), cost: fc.nat(9) }),
     fc.record({
+      type: fc.constant('backend.failed'),
+      error: anError,
+      fallback: fc.constantFrom('reject', 'allow', 'local'),
+    }),
+    fc.record({ type: fc.constant('backend.recovered'), outageMs: fc.nat(9) }),
+    fc.record({
       type: fc.constant('rate-limit.decided'),
       allowed: fc.boolean(),
       cost: fc.nat(9),
-      source: fc.constantFrom('redis', 'local', 'not a word!'),
+      source: fc.constantFrom('redis', 'fallback'),
     }),
   )
   .chain((body) => source.map((from) => ({ ...from, ...body })));

@@ -202,22 +202,43 @@ describe('measurementsOf', () => {
     const withSource = (source: unknown) =>
       measurementsOf({ ...decided, source } as ResilienceEvent)[1]?.labels.source;
     expect(withSource('redis')).toBe('redis');
-    expect(withSource('local')).toBe('local');
+    expect(withSource('fallback')).toBe('fallback');
     expect(withSource('user:42 from 10.0.0.1')).toBe('other');
   });
 
   it('counts event types it does not know yet', () => {
     const future = {
-      type: 'backend.failed',
-      policyKind: 'rate-limiter',
-      policyName: 'r',
+      type: 'lease.renewed',
+      policyKind: 'lock',
+      policyName: 'l',
     } as unknown as ResilienceEvent;
     expect(measurementsOf(future)).toEqual([
       {
         instrument: 'events',
         value: 1,
-        labels: { policyKind: 'rate-limiter', policyName: 'r', eventType: 'backend.failed' },
+        labels: { policyKind: 'lock', policyName: 'l', eventType: 'lease.renewed' },
       },
+    ]);
+  });
+
+  it('maps a backend outage to the path taken and the error class, and its recovery to a count', () => {
+    const source = { policyKind: 'rate-limiter', policyName: 'r' } as const;
+    expect(
+      measurementsOf({
+        type: 'backend.failed',
+        ...source,
+        error: new Error('ECONNREFUSED 10.0.0.1:6379'),
+        fallback: 'local',
+      }),
+    ).toEqual([
+      {
+        instrument: 'events',
+        value: 1,
+        labels: { ...source, eventType: 'backend.failed', reason: 'local', errorType: 'Error' },
+      },
+    ]);
+    expect(measurementsOf({ type: 'backend.recovered', ...source, outageMs: 900 })).toEqual([
+      { instrument: 'events', value: 1, labels: { ...source, eventType: 'backend.recovered' } },
     ]);
   });
 

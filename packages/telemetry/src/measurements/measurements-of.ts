@@ -68,6 +68,7 @@ export function circuitStateMeasurements(
  * | `circuit.transitioned` | `reason` | `circuit.state`: 1 for `to`, 0 for the other states |
  * | `bulkhead.acquired`, `bulkhead.released` | | `bulkhead.in_flight`, `bulkhead.queued` levels |
  * | `rate-limit.decided` | | `rate_limit.decisions` (outcome, source when present) |
+ * | `backend.failed` | `reason` (the `onBackendFailure` path), `errorType` | |
  *
  * @example
  * ```ts
@@ -129,10 +130,12 @@ export function measurementsOf(event: ResilienceEvent): Measurement[] {
         { instrument: 'bulkhead.in_flight', value: event.inFlight, labels: { policyKind, policyName } },
         { instrument: 'bulkhead.queued', value: event.queued, labels: { policyKind, policyName } },
       ];
+    case 'backend.failed':
+      return [count({ reason: event.fallback, errorType: errorTypeOf(event.error) })];
     case 'rate-limit.decided': {
       const outcome = event.allowed ? 'allowed' : 'rejected';
-      // `source` is optional on the event (a distributed limiter says which path decided).
-      const source: unknown = (event as { readonly source?: unknown }).source;
+      // A limiter with remote state says which path decided (`redis`, or its `fallback`).
+      const { source } = event;
       return [
         count(),
         {
@@ -146,7 +149,7 @@ export function measurementsOf(event: ResilienceEvent): Measurement[] {
       ];
     }
     default:
-      // timeout.elapsed, hedge.started, cache.*, and event types added later: counted by type.
+      // timeout.elapsed, hedge.started, cache.*, backend.recovered, and types added later: counted by type.
       return [count()];
   }
 }
@@ -171,8 +174,10 @@ export function labelShapeOf(event: ResilienceEvent): string {
       return boundedWord(event.reason);
     case 'circuit.transitioned':
       return `${boundedWord(event.reason)}\u001f${event.to}`;
+    case 'backend.failed':
+      return `${event.fallback}\u001f${errorTypeOf(event.error)}`;
     case 'rate-limit.decided': {
-      const source: unknown = (event as { readonly source?: unknown }).source;
+      const { source } = event;
       return `${event.allowed ? 'allowed' : 'rejected'}\u001f${source === undefined ? '' : boundedWord(source)}`;
     }
     default:

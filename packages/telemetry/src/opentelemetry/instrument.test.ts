@@ -259,7 +259,7 @@ describe('OpenTelemetry metrics', () => {
     limiter.emit({ ...decided, allowed: true });
     limiter.emit({ ...decided, allowed: true });
     limiter.emit({ ...decided, allowed: false });
-    limiter.emit({ ...decided, allowed: true, source: 'local' } as typeof decided & { allowed: boolean });
+    limiter.emit({ ...decided, allowed: true, source: 'fallback' });
 
     const metrics = await harness.collect();
     const labels = { 'hyx.policy.kind': 'rate-limiter', 'hyx.policy.name': 'search' };
@@ -268,7 +268,10 @@ describe('OpenTelemetry metrics', () => {
       unit: '{decision}',
       type: 'OBSERVABLE_COUNTER',
       points: [
-        { attributes: { ...labels, 'hyx.outcome': 'allowed', 'hyx.rate_limit.source': 'local' }, value: 1 },
+        {
+          attributes: { ...labels, 'hyx.outcome': 'allowed', 'hyx.rate_limit.source': 'fallback' },
+          value: 1,
+        },
         { attributes: { ...labels, 'hyx.outcome': 'allowed' }, value: 2 },
         { attributes: { ...labels, 'hyx.outcome': 'rejected' }, value: 1 },
       ],

@@ -12,6 +12,8 @@ const SPAN_EVENT_TYPES: ReadonlySet<ResilienceEventType> = new Set<ResilienceEve
   'hedge.started',
   'circuit.transitioned',
   'call.rejected',
+  'backend.failed',
+  'backend.recovered',
 ]);
 
 /**
@@ -56,6 +58,13 @@ export function spanEventOf(event: ResilienceEvent): { name: string; attributes:
     case 'call.rejected':
       attributes['hyx.reason'] = event.reason;
       if (event.retryAfterMs !== undefined) attributes['hyx.retry_after_ms'] = event.retryAfterMs;
+      break;
+    case 'backend.failed':
+      attributes['error.type'] = errorTypeOf(event.error);
+      attributes['hyx.backend.fallback'] = event.fallback;
+      break;
+    case 'backend.recovered':
+      attributes['hyx.backend.outage_ms'] = event.outageMs;
       break;
     default:
       break;

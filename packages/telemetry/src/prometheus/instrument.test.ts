@@ -130,7 +130,7 @@ describe('Prometheus', () => {
     } as const;
     limiter.emit({ ...decided, allowed: true });
     limiter.emit({ ...decided, allowed: false });
-    limiter.emit({ ...decided, allowed: false, source: 'redis' } as typeof decided & { allowed: boolean });
+    limiter.emit({ ...decided, allowed: false, source: 'redis' });
     expect(await samplesOf('hyx_rate_limit_decisions_total')).toEqual([
       'hyx_rate_limit_decisions_total{policy_kind="rate-limiter",policy_name="search",outcome="allowed"} 1',
       'hyx_rate_limit_decisions_total{policy_kind="rate-limiter",policy_name="search",outcome="rejected"} 1',
