@@ -21,6 +21,30 @@ export const LUA_SCRIPTS = {
     args: { count: 0, isVariadic: false },
     commands: ["TIME"],
   },
+  "lease/acquire": {
+    name: "lease/acquire",
+    source: "-- lease/acquire\n--\n-- Purpose: grants a lease (a lock, a leadership term) to one holder if nobody holds it, with a\n-- fencing token that only grows. A holder that asks again while it still holds the lease (a call\n-- resent after a dropped connection) gets its own lease back, extended, under the same token.\n--\n-- KEYS[1]: the lease, a hash { holder = <holder id>, token = <fencing token> } that expires by\n--   PEXPIRE after the lease duration.\n-- KEYS[2]: the fencing counter, a string: the last token granted. Same hash tag as KEYS[1].\n-- ARGV[1]: the holder id, a random string chosen by the caller for this acquisition.\n-- ARGV[2]: the lease duration, milliseconds (integer > 0).\n-- ARGV[3]: how long the fencing counter outlives the last grant, milliseconds (integer > 0).\n--\n-- Reply: array { granted, token, retryAfterMs }:\n--   granted 1, token the fencing token (decimal string), retryAfterMs 0; or\n--   granted 0, token '', retryAfterMs the remaining lease of the current holder (milliseconds).\n--\n-- Invariants:\n--   - at most one holder at a time: a lease is only granted when KEYS[1] does not exist;\n--   - every grant's token is greater than every token granted before it through this counter:\n--     next = max(last + 1, server time in microseconds), so the token still grows when the counter\n--     expired or a failover lost its last write, as long as the server clock does not step back;\n--   - expiry is the server's (PEXPIRE): a holder that dies loses the lease after ARGV[2] ms.\n\nredis.replicate_commands()\n\nlocal holder = ARGV[1]\nlocal lease_ms = tonumber(ARGV[2])\nlocal fence_ttl_ms = tonumber(ARGV[3])\n\nlocal current = redis.call('HMGET', KEYS[1], 'holder', 'token')\nif current[1] then\n  if current[1] == holder and current[2] then\n    redis.call('PEXPIRE', KEYS[1], lease_ms)\n    return { 1, current[2], 0 }\n  end\n  local remaining = redis.call('PTTL', KEYS[1])\n  if remaining < 0 then remaining = 0 end\n  return { 0, '', remaining }\nend\n\nlocal time = redis.call('TIME')\nlocal now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])\nlocal last = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\nlocal next_token = math.max(last + 1, now_us)\n-- '%.0f' prints every digit of an integral double (tostring would switch to exponent form).\nlocal token = string.format('%.0f', next_token)\n\nredis.call('SET', KEYS[2], token, 'PX', fence_ttl_ms)\nredis.call('HSET', KEYS[1], 'holder', holder, 'token', token)\nredis.call('PEXPIRE', KEYS[1], lease_ms)\nreturn { 1, token, 0 }\n",
+    sha1: "18f7ab6a3e232961510e695249d15d35bb4ef7b4",
+    keys: { count: 2, isVariadic: false },
+    args: { count: 3, isVariadic: false },
+    commands: ["GET","HMGET","HSET","PEXPIRE","PTTL","SET","TIME"],
+  },
+  "lease/release": {
+    name: "lease/release",
+    source: "-- lease/release\n--\n-- Purpose: gives a lease back, in one round-trip that also tells whether the caller still held\n-- it. A lease held by another holder (the caller's expired and was granted again) is left alone.\n--\n-- KEYS[1]: the lease hash { holder, token } (see lease/acquire).\n-- ARGV[1]: the holder id given to lease/acquire.\n-- ARGV[2]: the fencing token lease/acquire granted (decimal string).\n--\n-- Reply: integer, 1 when the caller's lease was deleted, 0 when the caller was not the owner\n--   (its lease had expired, was released already, or belongs to another holder now).\n--\n-- Invariants: never deletes another holder's lease; never touches the fencing counter, so tokens\n--   keep growing across releases.\n\nlocal current = redis.call('HMGET', KEYS[1], 'holder', 'token')\nif current[1] == ARGV[1] and current[2] == ARGV[2] then\n  redis.call('DEL', KEYS[1])\n  return 1\nend\nreturn 0\n",
+    sha1: "dd586353f122d0a639127c918ea1a3a8a9dcfb71",
+    keys: { count: 1, isVariadic: false },
+    args: { count: 2, isVariadic: false },
+    commands: ["DEL","HMGET"],
+  },
+  "lease/renew": {
+    name: "lease/renew",
+    source: "-- lease/renew\n--\n-- Purpose: extends a lease its holder still holds. A lease that expired or passed to another\n-- holder is reported lost and never taken again: a holder that lost its lease must acquire a new\n-- one (with a new fencing token).\n--\n-- KEYS[1]: the lease hash { holder, token } (see lease/acquire).\n-- ARGV[1]: the holder id given to lease/acquire.\n-- ARGV[2]: the fencing token lease/acquire granted (decimal string).\n-- ARGV[3]: the new lease duration from now, milliseconds (integer > 0).\n--\n-- Reply: integer, 1 when the lease was extended, 0 when it is lost (expired, released or held by\n--   another holder or under another token).\n--\n-- Invariants: only the current holder under its own token extends the lease; the lease is never\n--   created here, so a renewal after expiry cannot bring it back.\n\nlocal current = redis.call('HMGET', KEYS[1], 'holder', 'token')\nif current[1] == ARGV[1] and current[2] == ARGV[2] then\n  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))\n  return 1\nend\nreturn 0\n",
+    sha1: "984ab9853d7178929d486dd098f9dd1cb8017876",
+    keys: { count: 1, isVariadic: false },
+    args: { count: 3, isVariadic: false },
+    commands: ["HMGET","PEXPIRE"],
+  },
 } as const satisfies Readonly<Record<string, EmbeddedLuaScript>>;
 
 /**
@@ -33,4 +57,4 @@ export const LUA_SCRIPTS = {
  * const rules = LUA_COMMANDS.map((command) => `+${command.toLowerCase()}`).join(' ');
  * ```
  */
-export const LUA_COMMANDS = ["TIME"] as const;
+export const LUA_COMMANDS = ["DEL","GET","HMGET","HSET","PEXPIRE","PTTL","SET","TIME"] as const;
