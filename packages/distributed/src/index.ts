@@ -25,3 +25,7 @@ export {
 } from './redis-keys.js';
 export { LUA_COMMANDS, LUA_SCRIPTS } from './lua.generated.js';
 export { serverTimeMs } from './clock/server-time.js';
+export type { Lock, LockAcquireOptions, LockHandle } from './lock/lock.js';
+export { LockLostError, LockUnavailableError, type LockLossReason } from './lock/lock-errors.js';
+export { REDIS_LOCK_DEFAULTS, type RedisLockOptions } from './lock/redis-lock-options.js';
+export { redisLock } from './lock/redis-lock.js';

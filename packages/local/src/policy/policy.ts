@@ -12,7 +12,9 @@ export type PolicyKind =
   | 'pipeline'
   | 'circuit-breaker'
   | 'bulkhead'
-  | 'rate-limiter';
+  | 'rate-limiter'
+  | 'lock'
+  | 'leader-election';
 
 /**
  * What a policy hands to the work it runs.
