@@ -147,6 +147,18 @@ describe('jitter', () => {
     ]);
   });
 
+  it('keeps equal jitter within a subnormal cap, where halving and adding round up', () => {
+    // Found by the property below: 7.4e-323 / 2 + (7.4e-323 / 2) × 1 rounds to 8e-323, above the cap.
+    const tiny = backoff.linear({
+      initialDelayMs: 0,
+      stepMs: 1,
+      maxDelayMs: 7.4e-323,
+      jitter: 'equal',
+      random: () => 1,
+    });
+    for (const delay of delaysOf(tiny, 20)) expect(delay).toBeLessThanOrEqual(7.4e-323);
+  });
+
   it('calls a jitter function with the capped delay and the random source', () => {
     const seen: number[] = [];
     const random = replay(0.1);

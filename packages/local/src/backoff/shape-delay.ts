@@ -38,8 +38,12 @@ export function shapeDelay(rawMs: number, capMs: number, jitter: Jitter, random:
       return cappedMs;
     case 'full':
       return cappedMs * unitRandom(random);
-    case 'equal':
-      return cappedMs / 2 + (cappedMs / 2) * unitRandom(random);
+    case 'equal': {
+      // Halving then adding rounds up for subnormal caps (7.4e-323 / 2 + ... = 8e-323): clamp.
+      const halfMs = cappedMs / 2;
+      const delayMs = halfMs + halfMs * unitRandom(random);
+      return delayMs < cappedMs ? delayMs : cappedMs;
+    }
     default:
       return clampDelayMs(jitter(cappedMs, random), capMs, cappedMs);
   }
