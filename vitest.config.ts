@@ -13,6 +13,7 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
+    setupFiles: ['test/support/fast-check-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
   },
