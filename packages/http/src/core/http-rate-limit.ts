@@ -1,0 +1,284 @@
+import { isResilienceError, systemClock, type RateLimitDecision, type RateLimiter } from '@hyx/local';
+
+import { clientIp } from './client-ip.js';
+import { headerValue, type HttpRequestInfo } from './http-request-info.js';
+import {
+  HTTP_RATE_LIMIT_DEFAULTS,
+  type HttpRateLimitOptions,
+  type HttpRateLimitRule,
+  type RateLimitKey,
+  type RateLimitedDetails,
+} from './http-rate-limit-options.js';
+import { jsonResponse, type HttpResponsePlan } from './http-response-plan.js';
+import { rateLimitHeaders, secondsCeil, type PolicyDecision } from './rate-limit-headers.js';
+
+/**
+ * What the rate-limit middleware does with one request: let it through (with the headers to add
+ * to its response), or answer it now.
+ *
+ * @example
+ * ```ts
+ * import type { HttpRateLimitVerdict } from '@hyx/http';
+ * const status = (verdict: HttpRateLimitVerdict) => (verdict.allowed ? 200 : verdict.response.status);
+ * ```
+ */
+export type HttpRateLimitVerdict =
+  | { readonly allowed: true; readonly headers: Readonly<Record<string, string>> }
+  | { readonly allowed: false; readonly response: HttpResponsePlan };
+
+/**
+ * Decides on requests; the framework-neutral core of the Express and Fastify rate-limit middleware.
+ *
+ * @example
+ * ```ts
+ * import { rateLimiter } from '@hyx/local';
+ * import { httpRateLimit } from '@hyx/http';
+ * const limit = httpRateLimit<unknown>({ limits: [{ limiter: rateLimiter({ limit: 10, intervalMs: 1000 }) }] });
+ * const verdict = await limit.check(undefined, {
+ *   method: 'GET', path: '/', route: undefined, headers: {}, remoteAddress: '127.0.0.1',
+ * });
+ * ```
+ */
+export interface HttpRateLimit<TRequest> {
+  check(request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict>;
+}
+
+interface ResolvedLimit<TRequest> {
+  readonly limiter: RateLimiter;
+  readonly key: RateLimitKey<TRequest>;
+  readonly policyName: string;
+  readonly windowMs: number | undefined;
+}
+
+interface Taken<TRequest> {
+  readonly limit: ResolvedLimit<TRequest>;
+  readonly key: string;
+  readonly decision: RateLimitDecision;
+}
+
+const NO_HEADERS: HttpRateLimitVerdict = Object.freeze({ allowed: true, headers: Object.freeze({}) });
+const DECISION_TIMED_OUT = Symbol('decision timed out');
+
+function checkNumber(name: string, value: unknown, min: number, integer: boolean): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`httpRateLimit: ${name} must be a number, got ${describe(value)}`);
+  }
+  if (value < min || (integer && !Number.isInteger(value)) || !Number.isFinite(value)) {
+    throw new RangeError(
+      `httpRateLimit: ${name} must be ${integer ? 'an integer' : 'a finite number'} >= ${min}, got ${value}`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
+function validate<TRequest>(options: HttpRateLimitOptions<TRequest>): void {
+  const limits: readonly HttpRateLimitRule<TRequest>[] = options.limits;
+  // Not `Array.isArray(limits)`: that would narrow the elements to `any`.
+  const isArray: (value: unknown) => boolean = Array.isArray;
+  if (!isArray(limits) || limits.length === 0) {
+    throw new TypeError('httpRateLimit: limits must be a non-empty array of { limiter, key? }');
+  }
+  limits.forEach((limit, index) => {
+    if (typeof (limit as { limiter?: { tryAcquire?: unknown } }).limiter?.tryAcquire !== 'function') {
+      throw new TypeError(`httpRateLimit: limits[${index}].limiter must be a RateLimiter`);
+    }
+    checkNumber(`limits[${index}].windowMs`, limit.windowMs, 1, false);
+  });
+  checkNumber('trustProxy', options.trustProxy, 0, true);
+  checkNumber('ipv6PrefixLength', options.ipv6PrefixLength, 0, true);
+  checkNumber('decisionTimeoutMs', options.decisionTimeoutMs, 1, false);
+  if (typeof options.cost === 'number') checkNumber('cost', options.cost, 1, true);
+  for (const [route, cost] of Object.entries(options.costByRoute ?? {})) {
+    checkNumber(`costByRoute[${JSON.stringify(route)}]`, cost, 1, true);
+  }
+}
+
+/**
+ * Builds the framework-neutral rate-limit check. Every limit is asked at once; the request passes
+ * only when all allow it, and when one refuses, the units the others took are refunded (on
+ * limiters with `refund`), so a refused request costs nothing. A limiter that fails with
+ * `BACKEND_UNAVAILABLE` (Redis down, limiter set to reject) or does not answer within
+ * `decisionTimeoutMs` gets a quick 503; a limiter that fails open answers "allowed" and the
+ * response carries no rate-limit headers.
+ *
+ * @example
+ * ```ts
+ * import { rateLimiter } from '@hyx/local';
+ * import { httpRateLimit } from '@hyx/http';
+ * const limit = httpRateLimit<{ userId?: string }>({
+ *   limits: [
+ *     { limiter: rateLimiter({ name: 'per-ip', limit: 100, intervalMs: 60_000 }), key: 'ip' },
+ *     { limiter: rateLimiter({ name: 'per-user', limit: 1000, intervalMs: 3_600_000 }), key: (request) => request.userId },
+ *   ],
+ * });
+ * ```
+ */
+export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>): HttpRateLimit<TRequest> {
+  validate(options);
+  const limits: readonly ResolvedLimit<TRequest>[] = options.limits.map((limit) => ({
+    limiter: limit.limiter,
+    key: limit.key ?? 'ip',
+    policyName: limit.policyName ?? limit.limiter.name,
+    windowMs: limit.windowMs,
+  }));
+  const clock = options.clock ?? systemClock;
+  const trustProxy = options.trustProxy ?? HTTP_RATE_LIMIT_DEFAULTS.trustProxy;
+  const ipv6PrefixLength = options.ipv6PrefixLength ?? HTTP_RATE_LIMIT_DEFAULTS.ipv6PrefixLength;
+  const skipPaths = options.skipPaths ?? [];
+  const costByRoute = options.costByRoute ?? {};
+  const headerOptions = {
+    standard: options.standardHeaders ?? HTTP_RATE_LIMIT_DEFAULTS.standardHeaders,
+    legacy: options.legacyHeaders ?? HTTP_RATE_LIMIT_DEFAULTS.legacyHeaders,
+  };
+  const decisionTimeoutMs = options.decisionTimeoutMs ?? HTTP_RATE_LIMIT_DEFAULTS.decisionTimeoutMs;
+  const limitedBody = options.limitedBody ?? defaultLimitedBody;
+
+  const isSkipped = (request: TRequest, info: HttpRequestInfo): boolean =>
+    skipPaths.some((path) => (typeof path === 'string' ? path === info.path : path.test(info.path))) ||
+    (options.skip?.(request, info) ?? false);
+
+  const costOf = (request: TRequest, info: HttpRequestInfo): number => {
+    const route = info.route ?? info.path;
+    const byRoute = costByRoute[`${info.method} ${route}`] ?? costByRoute[route];
+    if (byRoute !== undefined) return byRoute;
+    return typeof options.cost === 'function' ? options.cost(request, info) : (options.cost ?? 1);
+  };
+
+  const keyOf = (
+    key: RateLimitKey<TRequest>,
+    request: TRequest,
+    info: HttpRequestInfo,
+  ): string | undefined | PromiseLike<string | undefined> => {
+    if (typeof key === 'function') return key(request, info);
+    if (typeof key === 'object') {
+      const value = headerValue(info.headers, key.header);
+      return value === undefined || value === '' ? undefined : `header:${value}`;
+    }
+    const route = `${info.method} ${info.route ?? info.path}`;
+    if (key === 'global') return 'global';
+    if (key === 'route') return `route:${route}`;
+    const ip = clientIp({
+      remoteAddress: info.remoteAddress,
+      forwardedFor: info.headers['x-forwarded-for'],
+      trustProxy,
+      ipv6PrefixLength,
+    });
+    // A request whose socket is already gone is still counted, under one shared key.
+    const address = ip ?? 'unknown';
+    return key === 'ip' ? `ip:${address}` : `ip:${address}|route:${route}`;
+  };
+
+  const decide = async (request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict> => {
+    if (isSkipped(request, info)) return NO_HEADERS;
+    const cost = costOf(request, info);
+    const keys = await Promise.all(limits.map(async (limit) => keyOf(limit.key, request, info)));
+    const asked: { limit: ResolvedLimit<TRequest>; key: string; decision: Promise<RateLimitDecision> }[] = [];
+    limits.forEach((limit, index) => {
+      const key = keys[index];
+      if (key !== undefined) asked.push({ limit, key, decision: limit.limiter.tryAcquire({ key, cost }) });
+    });
+    if (asked.length === 0) return NO_HEADERS;
+    const all = Promise.allSettled(asked.map((entry) => entry.decision));
+    const settled = await withinMs(all, decisionTimeoutMs);
+    if (settled === DECISION_TIMED_OUT) {
+      // The limiters may still answer: give back whatever they grant a request that was not served.
+      void all.then((late) => {
+        refund(takenOf(asked, late), cost);
+      });
+      return { allowed: false, response: unavailableResponse() };
+    }
+    const taken = takenOf(asked, settled);
+    const failure = settled.find((result) => result.status === 'rejected');
+    if (failure !== undefined) {
+      refund(taken, cost);
+      if (isResilienceError(failure.reason, 'BACKEND_UNAVAILABLE')) {
+        return { allowed: false, response: unavailableResponse() };
+      }
+      throw failure.reason;
+    }
+    const denied = taken.filter((entry) => !entry.decision.allowed);
+    if (denied.length === 0) return { allowed: true, headers: headersOf(taken) };
+    const granted = taken.filter((entry) => entry.decision.allowed);
+    refund(granted, cost);
+    const shown = taken.map((entry) =>
+      entry.decision.allowed ? { ...entry, decision: refunded(entry.decision, cost) } : entry,
+    );
+    const retryAfterMs = Math.max(...denied.map((entry) => entry.decision.retryAfterMs));
+    const details: RateLimitedDetails = {
+      retryAfterMs,
+      policyNames: denied.map((entry) => entry.limit.policyName),
+    };
+    const headers = { ...headersOf(shown), 'Retry-After': String(secondsCeil(retryAfterMs)) };
+    return { allowed: false, response: jsonResponse(429, limitedBody(details), headers) };
+  };
+
+  const headersOf = (taken: readonly Taken<TRequest>[]): Record<string, string> => {
+    const decisions: PolicyDecision[] = taken.map((entry) => ({
+      policyName: entry.limit.policyName,
+      windowMs: entry.limit.windowMs,
+      decision: entry.decision,
+    }));
+    return rateLimitHeaders(decisions, { ...headerOptions, nowMs: clock.now() });
+  };
+
+  const withinMs = <T>(promise: Promise<T>, timeoutMs: number): Promise<T | typeof DECISION_TIMED_OUT> =>
+    new Promise((resolve, reject) => {
+      const timer = clock.setTimeout(() => {
+        resolve(DECISION_TIMED_OUT);
+      }, timeoutMs);
+      promise.then(
+        (value) => {
+          clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+
+  return { check: decide };
+}
+
+function takenOf<TRequest>(
+  asked: readonly { limit: ResolvedLimit<TRequest>; key: string }[],
+  settled: readonly PromiseSettledResult<RateLimitDecision>[],
+): Taken<TRequest>[] {
+  const taken: Taken<TRequest>[] = [];
+  settled.forEach((result, index) => {
+    const entry = asked[index];
+    if (result.status === 'fulfilled' && entry !== undefined)
+      taken.push({ ...entry, decision: result.value });
+  });
+  return taken;
+}
+
+/** Gives back the units of allowed decisions; best effort, never awaited by the response. */
+function refund<TRequest>(taken: readonly Taken<TRequest>[], cost: number): void {
+  for (const { limit, key, decision } of taken) {
+    if (!decision.allowed || typeof limit.limiter.refund !== 'function') continue;
+    limit.limiter.refund({ key, cost }).catch(() => {
+      // A failed refund leaves the units taken: the limit errs on the strict side.
+    });
+  }
+}
+
+/** The decision as it stands after its refund, for the headers of the refused response. */
+function refunded(decision: RateLimitDecision, cost: number): RateLimitDecision {
+  return { ...decision, remaining: Math.min(decision.limit, decision.remaining + cost) };
+}
+
+function defaultLimitedBody(details: RateLimitedDetails): unknown {
+  return { error: 'rate_limited', message: 'Too many requests', retryAfterMs: details.retryAfterMs };
+}
+
+function unavailableResponse(): HttpResponsePlan {
+  return jsonResponse(503, { error: 'unavailable', message: 'Rate limiting is unavailable' }, {});
+}

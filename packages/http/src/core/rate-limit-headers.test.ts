@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+
+import { rateLimitHeaders } from './rate-limit-headers.js';
+
+const decision = (remaining: number, resetAfterMs: number) => ({
+  allowed: remaining > 0,
+  limit: 10,
+  remaining,
+  retryAfterMs: 0,
+  resetAfterMs,
+});
+
+describe('rateLimitHeaders', () => {
+  it('lists every policy in RateLimit-Policy and RateLimit, as structured-field strings', () => {
+    const headers = rateLimitHeaders(
+      [
+        { policyName: 'per-ip', windowMs: 60_000, decision: decision(7, 18_001) },
+        { policyName: 'say "hi"', windowMs: undefined, decision: decision(3, 500) },
+      ],
+      { standard: true, legacy: true, nowMs: 1_000_000 },
+    );
+    expect(headers).toEqual({
+      'RateLimit-Policy': '"per-ip";q=10;w=60, "say \\"hi\\"";q=10',
+      RateLimit: '"per-ip";r=7;t=19, "say \\"hi\\"";r=3;t=1',
+      'X-RateLimit-Limit': '10',
+      'X-RateLimit-Remaining': '3',
+      'X-RateLimit-Reset': '1001',
+    });
+  });
+
+  it('shows nothing for decisions with numbers a header cannot carry, or taken without the backend', () => {
+    const headers = rateLimitHeaders(
+      [
+        { policyName: 'a', windowMs: 1000, decision: { ...decision(1, 1), limit: Number.NaN } },
+        { policyName: 'b', windowMs: 1000, decision: { ...decision(1, 1), remaining: Infinity } },
+        { policyName: 'c', windowMs: 1000, decision: { ...decision(1, 1), backend: 'allow' } },
+      ],
+      { standard: true, legacy: true, nowMs: 0 },
+    );
+    expect(headers).toEqual({});
+  });
+});

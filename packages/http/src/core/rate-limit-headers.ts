@@ -1,0 +1,85 @@
+import type { RateLimitDecision } from '@hyx/local';
+
+/** One limit's decision with what its `RateLimit-Policy` entry says about it. */
+export interface PolicyDecision {
+  readonly policyName: string;
+  readonly windowMs: number | undefined;
+  readonly decision: RateLimitDecision;
+}
+
+/** True for the integers a header may carry: finite, whole, not negative. */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Whole seconds, rounded up so that a client waiting that long is never early. */
+export function secondsCeil(ms: number): number {
+  return Math.ceil(ms / 1000);
+}
+
+/** A Structured Field string (RFC 9651 §3.3.3): printable ASCII, with `"` and `\` escaped. */
+function sfString(value: string): string {
+  const printable = value.replace(/[^\x20-\x7e]/g, '_');
+  return `"${printable.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+}
+
+/**
+ * True when a decision can be shown: every number a header would carry is a non-negative integer.
+ * A decision taken without the backend (fail open) or by a limiter that does not know its numbers
+ * is not shown, rather than showing `NaN` or made-up values.
+ */
+export function isShowable(decision: RateLimitDecision): boolean {
+  const backend = (decision as { readonly backend?: unknown }).backend;
+  if (backend === 'allow' || backend === 'fail-open') return false;
+  return (
+    isCount(decision.limit) &&
+    isCount(decision.remaining) &&
+    isCount(decision.retryAfterMs) &&
+    isCount(decision.resetAfterMs)
+  );
+}
+
+/**
+ * The rate-limit headers of one response, per draft-ietf-httpapi-ratelimit-headers (-08 to -11):
+ *
+ * ```text
+ * RateLimit-Policy: "per-ip";q=100;w=60, "per-route";q=1000;w=60
+ * RateLimit: "per-ip";r=42;t=17, "per-route";r=900;t=3
+ * ```
+ *
+ * `q` is the decision's `limit`, `w` the configured window in seconds (left out when unknown),
+ * `r` the units remaining, `t` the seconds until the quota is whole again. The legacy headers
+ * describe the most exhausted limit: `X-RateLimit-Limit`, `X-RateLimit-Remaining`, and
+ * `X-RateLimit-Reset` as Unix epoch seconds (as GitHub and `express-rate-limit` send it).
+ */
+export function rateLimitHeaders(
+  decisions: readonly PolicyDecision[],
+  options: { readonly standard: boolean; readonly legacy: boolean; readonly nowMs: number },
+): Record<string, string> {
+  const shown = decisions.filter((entry) => isShowable(entry.decision));
+  const headers: Record<string, string> = {};
+  if (shown.length === 0) return headers;
+  if (options.standard) {
+    headers['RateLimit-Policy'] = shown
+      .map(({ policyName, windowMs, decision }) => {
+        const window = windowMs !== undefined && isCount(windowMs) ? `;w=${secondsCeil(windowMs)}` : '';
+        return `${sfString(policyName)};q=${decision.limit}${window}`;
+      })
+      .join(', ');
+    headers.RateLimit = shown
+      .map(
+        ({ policyName, decision }) =>
+          `${sfString(policyName)};r=${decision.remaining};t=${secondsCeil(decision.resetAfterMs)}`,
+      )
+      .join(', ');
+  }
+  if (options.legacy) {
+    const tightest = shown
+      .map((entry) => entry.decision)
+      .reduce((tight, decision) => (decision.remaining < tight.remaining ? decision : tight));
+    headers['X-RateLimit-Limit'] = String(tightest.limit);
+    headers['X-RateLimit-Remaining'] = String(tightest.remaining);
+    headers['X-RateLimit-Reset'] = String(secondsCeil(options.nowMs + tightest.resetAfterMs));
+  }
+  return headers;
+}

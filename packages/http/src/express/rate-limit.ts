@@ -1,0 +1,50 @@
+import type { Request, RequestHandler } from 'express';
+
+import type { HttpRateLimitOptions } from '../core/http-rate-limit-options.js';
+import { httpRateLimit } from '../core/http-rate-limit.js';
+import { expressRequestInfo, sendPlan } from './express-request-info.js';
+
+/**
+ * Express middleware that limits requests with any hyx `RateLimiter`, local or Redis. Allowed
+ * requests go on with `RateLimit` / `RateLimit-Policy` headers; refused ones get a 429 with
+ * `Retry-After` and a JSON body; a limiter whose backend is down and set to reject gets a quick
+ * 503. Client addresses come from the socket unless `trustProxy` says how many proxies to trust
+ * (Express's own `trust proxy` setting is not consulted).
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { rateLimiter } from '@hyx/local';
+ * import { rateLimit } from '@hyx/http/express';
+ *
+ * const app = express();
+ * app.use(
+ *   rateLimit({
+ *     limits: [
+ *       { limiter: rateLimiter({ name: 'per-ip', limit: 100, intervalMs: 60_000 }), key: 'ip', windowMs: 60_000 },
+ *       { limiter: rateLimiter({ name: 'per-key', limit: 1000, intervalMs: 60_000 }), key: { header: 'x-api-key' } },
+ *     ],
+ *     skipPaths: ['/health'],
+ *   }),
+ * );
+ * app.get('/', (_request, response) => { response.send('hello'); });
+ * ```
+ */
+export function rateLimit(options: HttpRateLimitOptions<Request>): RequestHandler {
+  const limit = httpRateLimit(options);
+  return (request, response, next) => {
+    limit.check(request, expressRequestInfo(request)).then(
+      (verdict) => {
+        if (!verdict.allowed) {
+          sendPlan(response, verdict.response);
+          return;
+        }
+        for (const [name, value] of Object.entries(verdict.headers)) response.setHeader(name, value);
+        next();
+      },
+      (error: unknown) => {
+        next(error);
+      },
+    );
+  };
+}
