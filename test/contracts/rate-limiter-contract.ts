@@ -35,6 +35,12 @@ export type RateLimiterStateMaker = (
 export interface RateLimiterContractHooks {
   /** Runs after each test, e.g. to close a connection the factory opened. */
   readonly afterEach?: () => void | Promise<void>;
+  /**
+   * Resolves once the state's calls in flight have answered. The shell cases await it before they
+   * move the `FakeClock`, so a networked state's decision lands (and the shell arms its timer) at
+   * the fake instant the case means, whatever the network's latency.
+   */
+  readonly settle?: () => Promise<void>;
 }
 
 /** A realistic epoch time, a multiple of every interval the suite uses. */
@@ -157,6 +163,11 @@ export function describeRateLimiterContract(
 ): void {
   describe(`rate limiter state contract: ${label}`, () => {
     if (hooks.afterEach !== undefined) afterEach(hooks.afterEach);
+
+    async function advance(clock: FakeClock, ms: number): Promise<void> {
+      await hooks.settle?.();
+      await clock.advance(ms);
+    }
 
     async function stateFor(limits: Limits, clock = new FakeClock(START_MS)) {
       const config = configOf(limits, clock);
@@ -316,7 +327,7 @@ export function describeRateLimiterContract(
         const { state, config } = await stateFor(limits, clock);
         const limiter = rateLimiter({ ...limits, name: config.name, clock, state: () => state });
         await limiter.execute(() => 1, { key: 'u' });
-        await clock.advance(1000);
+        await advance(clock, 1000);
         await limiter.execute(() => 2, { key: 'u' });
         await expect(limiter.execute(() => 3, { key: 'u' })).rejects.toMatchObject({
           constructor: RateLimitedError,
@@ -333,9 +344,9 @@ export function describeRateLimiterContract(
         await limiter.tryAcquire({ cost: 2 });
         let resolvedAtMs: number | undefined;
         const waiting = limiter.acquire().then(() => (resolvedAtMs = clock.now()));
-        await clock.advance(499);
+        await advance(clock, 499);
         expect(resolvedAtMs).toBeUndefined();
-        await clock.advance(1);
+        await advance(clock, 1);
         await waiting;
         expect(resolvedAtMs).toBe(START_MS + 500);
         expect(clock.pendingTimers).toBe(0);
@@ -350,7 +361,7 @@ export function describeRateLimiterContract(
         const calls = Array.from({ length: 3 }, () =>
           limiter.execute(() => ranAtMs.push(clock.now() - START_MS)),
         );
-        await clock.advance(400);
+        await advance(clock, 400);
         await Promise.all(calls);
         expect(ranAtMs).toEqual([0, 200, 400]);
       });

@@ -29,3 +29,17 @@ export type { Lock, LockAcquireOptions, LockHandle } from './lock/lock.js';
 export { LockLostError, LockUnavailableError, type LockLossReason } from './lock/lock-errors.js';
 export { REDIS_LOCK_DEFAULTS, type RedisLockOptions } from './lock/redis-lock-options.js';
 export { redisLock } from './lock/redis-lock.js';
+export {
+  REDIS_RATE_LIMITER_DEFAULTS,
+  type AdditionalRateLimit,
+  type BackendFailureMode,
+  type RedisRateLimiterOptions,
+  type RedisRateLimiterStateOptions,
+} from './rate-limiter/redis-rate-limiter-options.js';
+export {
+  RedisRateLimiterState,
+  redisRateLimiterState,
+  type BackendTransition,
+  type RedisRateLimiterStateFactoryOptions,
+} from './rate-limiter/redis-rate-limiter-state.js';
+export { redisRateLimiter } from './rate-limiter/redis-rate-limiter.js';

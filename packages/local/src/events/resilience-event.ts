@@ -123,6 +123,27 @@ export interface RateLimitDecidedEvent extends EventSource {
   readonly type: 'rate-limit.decided';
   readonly allowed: boolean;
   readonly cost: number;
+  /** Which path decided, when the limiter's state is remote (see `RateLimitDecision.source`). */
+  readonly source?: 'redis' | 'fallback';
+}
+
+/**
+ * A policy's remote state (Redis) failed or answered later than its command timeout: once per
+ * outage, not per call; `backend.recovered` follows when it answers again.
+ */
+export interface BackendFailedEvent extends EventSource {
+  readonly type: 'backend.failed';
+  /** The first error of the outage (a timeout, a connection error, ...). */
+  readonly error: unknown;
+  /** What the policy does while the backend is down, its `onBackendFailure` option. */
+  readonly fallback: 'reject' | 'allow' | 'local';
+}
+
+/** The remote state answered again after a `backend.failed`. */
+export interface BackendRecoveredEvent extends EventSource {
+  readonly type: 'backend.recovered';
+  /** From the first failure to the first success, in ms of the policy's clock. */
+  readonly outageMs: number;
 }
 
 /**
@@ -152,7 +173,9 @@ export type ResilienceEvent =
   | CallRejectedEvent
   | BulkheadAcquiredEvent
   | BulkheadReleasedEvent
-  | RateLimitDecidedEvent;
+  | RateLimitDecidedEvent
+  | BackendFailedEvent
+  | BackendRecoveredEvent;
 
 /** The `type` of every event. */
 export type ResilienceEventType = ResilienceEvent['type'];

@@ -24,6 +24,12 @@ export interface RateLimitDecision {
   readonly retryAfterMs: number;
   /** How long until the key is back to fully free (its state can be forgotten then). */
   readonly resetAfterMs: number;
+  /**
+   * Which path decided, on a limiter whose state is remote: `'redis'` (the shared state), or
+   * `'fallback'` (Redis failed or was too slow, and `onBackendFailure` decided). Absent on the
+   * in-process limiter.
+   */
+  readonly source?: 'redis' | 'fallback' | undefined;
 }
 
 /**

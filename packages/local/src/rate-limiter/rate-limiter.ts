@@ -249,6 +249,7 @@ class RateLimiterPolicy extends BasePolicy implements RateLimiter {
         policyName: this.name,
         allowed: decision.allowed,
         cost,
+        ...(decision.source === undefined ? {} : { source: decision.source }),
       });
     }
     return decision;

@@ -1,0 +1,428 @@
+import {
+  BackendUnavailableError,
+  deriveAlgorithmConfig,
+  memoryRateLimiterState,
+  type AlgorithmConfig,
+  type Clock,
+  type RateLimitRefundRequest,
+  type RateLimitStateDecision,
+  type RateLimitStateRequest,
+  type RateLimiterConfig,
+  type RateLimiterState,
+  type RateLimiterStateFactory,
+} from '@hyx/local';
+
+import { LUA_SCRIPTS } from '../lua.generated.js';
+import { integerReply } from '../lua-reply.js';
+import { LuaScript } from '../lua-script.js';
+import { RedisKeyspace } from '../redis-keys.js';
+import type { LuaArgument, RedisLike } from '../redis-like.js';
+import {
+  REDIS_RATE_LIMITER_DEFAULTS,
+  checkRedisRateLimiterOptions,
+  type BackendFailureMode,
+  type RedisRateLimiterStateOptions,
+} from './redis-rate-limiter-options.js';
+
+/** Fields per request in the acquire script's reply. */
+const FIELDS_PER_DECISION = 6;
+
+/** The most requests one script call decides: bounds the call's ARGV and its time in Redis. */
+const MAX_BATCH_SIZE = 256;
+
+/** Tells the script to read the server's clock (`TIME`). */
+const SERVER_TIME = -1;
+
+const acquireScript = new LuaScript({
+  ...LUA_SCRIPTS['rate-limiter/acquire'],
+  // The request count is checked by the caller; the decoder checks the flat shape.
+  decode: (reply): number[] => {
+    if (!Array.isArray(reply) || reply.length === 0 || reply.length % FIELDS_PER_DECISION !== 0) {
+      throw new TypeError(`expected ${FIELDS_PER_DECISION} integers per request`);
+    }
+    return reply.map(integerReply);
+  },
+});
+
+const refundScript = new LuaScript({
+  ...LUA_SCRIPTS['rate-limiter/refund'],
+  decode: (reply) => integerReply(reply),
+});
+
+/**
+ * What a {@link RedisRateLimiterState} reports about its backend: `'failed'` once when an outage
+ * starts, `'recovered'` once when Redis answers again.
+ *
+ * @example
+ * ```ts
+ * import type { BackendTransition } from '@hyx/distributed';
+ * const log = (transition: BackendTransition) => console.log(transition.type);
+ * ```
+ */
+export type BackendTransition =
+  | { readonly type: 'failed'; readonly error: unknown; readonly fallback: BackendFailureMode }
+  | { readonly type: 'recovered'; readonly outageMs: number };
+
+/**
+ * Options of {@link redisRateLimiterState}: the Redis options, and who hears about outages.
+ *
+ * @example
+ * ```ts
+ * import type { RedisRateLimiterStateFactoryOptions } from '@hyx/distributed';
+ * const options: RedisRateLimiterStateFactoryOptions = { onBackendTransition: (t) => console.log(t.type) };
+ * ```
+ */
+export interface RedisRateLimiterStateFactoryOptions extends RedisRateLimiterStateOptions {
+  /** Called once when an outage starts and once when it ends; a throw is ignored. */
+  readonly onBackendTransition?: ((transition: BackendTransition) => void) | undefined;
+}
+
+/** One request waiting for its batch's script call. */
+interface Pending {
+  readonly request: RateLimitStateRequest;
+  readonly resolve: (decision: RateLimitStateDecision) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** An error that means "the call is wrong", not "Redis is down": never hidden by a fallback. */
+function isCallerError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError;
+}
+
+/** What a client tells about its connection (ioredis `status`), when it tells anything. */
+function isDisconnected(client: RedisLike): boolean {
+  const status = (client as { readonly status?: unknown }).status;
+  // Sending while ioredis reconnects would park the command in its offline queue and run it in a
+  // later window, after we decided without it: refuse at once instead.
+  return status === 'reconnecting' || status === 'close' || status === 'end';
+}
+
+class CommandTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`Redis did not answer within commandTimeoutMs (${timeoutMs} ms)`);
+  }
+
+  override get name(): string {
+    return 'CommandTimeoutError';
+  }
+}
+
+class BackendDisconnectedError extends Error {
+  constructor() {
+    super('the Redis client is not connected');
+  }
+
+  override get name(): string {
+    return 'BackendDisconnectedError';
+  }
+}
+
+/** A fallback decision that lets the request through. */
+function allowedFallback(config: AlgorithmConfig): RateLimitStateDecision {
+  return {
+    allowed: true,
+    limit: config.capacity,
+    remaining: config.capacity,
+    retryAfterMs: 0,
+    resetAfterMs: 0,
+    delayMs: 0,
+    source: 'fallback',
+  };
+}
+
+function scaledShare(value: number, share: number): number {
+  return Math.max(1, Math.floor(value * share));
+}
+
+/**
+ * The Redis {@link RateLimiterState} of one limiter: each decision is one script call
+ * (`scripts/lua/rate-limiter/acquire.lua`) on the node that owns the key, with the algorithm of
+ * `docs/algorithms.md` written in Lua, so the memory and Redis states decide identically.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { deriveAlgorithmConfig, systemClock } from '@hyx/local';
+ * import { RedisRateLimiterState } from '@hyx/distributed';
+ * const redis = new Redis({ host: '127.0.0.1', port: 6380 });
+ * const config = deriveAlgorithmConfig({ algorithm: 'gcra', limit: 10, intervalMs: 1000 });
+ * const state = new RedisRateLimiterState(redis, { ...config, name: 'api', algorithm: 'gcra', maxKeys: 1000, clock: systemClock });
+ * const decision = await state.tryAcquire({ key: 'user-42', cost: 1 });
+ * ```
+ */
+export class RedisRateLimiterState implements RateLimiterState {
+  readonly #client: RedisLike;
+  readonly #config: RateLimiterConfig;
+  readonly #clock: Clock;
+  readonly #keyspace: RedisKeyspace;
+  /** ARGV[2..] of a call minus the request count: the algorithm, then each limit's five integers. */
+  readonly #limitArgs: readonly LuaArgument[];
+  readonly #commandTimeoutMs: number;
+  readonly #onBackendFailure: BackendFailureMode;
+  readonly #isServerTime: boolean;
+  readonly #isBatching: boolean;
+  readonly #local: RateLimiterState | undefined;
+  readonly #onTransition: ((transition: BackendTransition) => void) | undefined;
+  readonly #batches = new Map<string, Pending[]>();
+  /** Set while Redis is considered down: from the first failure to the next success. */
+  #outageStartedMs: number | undefined;
+  /** During an outage one call at a time goes to Redis (the probe); the others fall back at once. */
+  #isProbing = false;
+
+  constructor(
+    client: RedisLike,
+    config: RateLimiterConfig,
+    options: RedisRateLimiterStateFactoryOptions = {},
+  ) {
+    checkRedisRateLimiterOptions(config.name, options);
+    const additional = options.additionalLimits ?? [];
+    if (additional.length > 0 && config.algorithm === 'leaky-bucket') {
+      throw new TypeError(
+        `redisRateLimiter "${config.name}": additionalLimits do not apply to "leaky-bucket" (a queue has one pace)`,
+      );
+    }
+    const limits: AlgorithmConfig[] = [config];
+    for (const [index, extra] of additional.entries()) {
+      const derived = deriveAlgorithmConfig({ ...extra, algorithm: config.algorithm });
+      if (derived.maxCost < config.maxCost) {
+        throw new RangeError(
+          `redisRateLimiter "${config.name}": additionalLimits[${index}] must take the first limit's largest cost ` +
+            `(${config.maxCost}), got ${derived.maxCost}; put the smallest limit first`,
+        );
+      }
+      limits.push(derived);
+    }
+    this.#client = client;
+    this.#config = config;
+    this.#clock = config.clock;
+    // One state key and one log key per limit, all under the hash tag of (name, key).
+    const parts = limits.flatMap((limit, index) => {
+      const id =
+        index === 0 ? config.algorithm : `${config.algorithm}-${limit.limit}-per-${limit.intervalMs}ms`;
+      return [id, `${id}-log`];
+    });
+    if (new Set(parts).size !== parts.length) {
+      throw new RangeError(
+        `redisRateLimiter "${config.name}": two limits have the same limit and intervalMs`,
+      );
+    }
+    this.#keyspace = new RedisKeyspace({ pattern: 'rate-limiter', name: config.name, parts });
+    this.#limitArgs = [
+      config.algorithm,
+      ...limits.flatMap((limit) => [
+        limit.limit,
+        limit.intervalMs,
+        limit.capacity,
+        limit.unitScaled,
+        limit.msScaled,
+      ]),
+    ];
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? REDIS_RATE_LIMITER_DEFAULTS.commandTimeoutMs;
+    this.#onBackendFailure = options.onBackendFailure ?? REDIS_RATE_LIMITER_DEFAULTS.onBackendFailure;
+    this.#isServerTime = (options.time ?? REDIS_RATE_LIMITER_DEFAULTS.time) === 'server';
+    this.#isBatching = options.batching ?? REDIS_RATE_LIMITER_DEFAULTS.batching;
+    this.#onTransition = options.onBackendTransition;
+    if (this.#onBackendFailure === 'local') {
+      const share = options.localShare ?? REDIS_RATE_LIMITER_DEFAULTS.localShare;
+      const capacity = scaledShare(config.capacity, share);
+      this.#local = memoryRateLimiterState({
+        ...config,
+        ...deriveAlgorithmConfig({
+          algorithm: config.algorithm,
+          limit: scaledShare(config.limit, share),
+          intervalMs: config.intervalMs,
+          ...(config.algorithm === 'token-bucket' || config.algorithm === 'gcra' ? { burst: capacity } : {}),
+          ...(config.algorithm === 'leaky-bucket' ? { queueSize: Math.floor(config.capacity * share) } : {}),
+        }),
+      });
+    }
+  }
+
+  /** Whether the state currently treats Redis as down. */
+  get isBackendDown(): boolean {
+    return this.#outageStartedMs !== undefined;
+  }
+
+  tryAcquire(request: RateLimitStateRequest): Promise<RateLimitStateDecision> {
+    if (this.#outageStartedMs !== undefined && this.#isProbing) return this.#fallback(request, undefined);
+    if (!this.#isBatching) return this.#decideAlone(request);
+    return new Promise((resolve, reject) => {
+      const batchKey = `${request.nowMs ?? ''}:${request.key}`;
+      const batch = this.#batches.get(batchKey);
+      if (batch !== undefined && batch.length < MAX_BATCH_SIZE) {
+        batch.push({ request, resolve, reject });
+        return;
+      }
+      const opened: Pending[] = [{ request, resolve, reject }];
+      this.#batches.set(batchKey, opened);
+      // Everything asked for this key in the current tick goes in one script call.
+      queueMicrotask(() => {
+        this.#batches.delete(batchKey);
+        void this.#decideBatch(opened);
+      });
+    });
+  }
+
+  async refund(request: RateLimitRefundRequest): Promise<void> {
+    try {
+      await this.#withTimeout(
+        refundScript.run(this.#client, this.#keyspace.keysFor(request.key), [
+          this.#nowArg(request.nowMs),
+          this.#limitArgs[0] ?? '',
+          request.cost,
+          ...this.#limitArgs.slice(1),
+        ]),
+      );
+      this.#succeeded();
+    } catch (error) {
+      if (isCallerError(error)) throw error;
+      this.#failed(error);
+      // A refund that cannot reach Redis is lost (the units come back when the window moves on).
+      if (this.#onBackendFailure === 'reject') throw this.#unavailable(error);
+      if (this.#local !== undefined) await this.#local.refund(request);
+    }
+  }
+
+  async #decideAlone(request: RateLimitStateRequest): Promise<RateLimitStateDecision> {
+    const decisions = await this.#decideMany(request, [request]).catch((error: unknown) => error);
+    if (Array.isArray(decisions)) return decisions[0] as RateLimitStateDecision;
+    return this.#fallback(request, decisions);
+  }
+
+  async #decideBatch(pending: readonly Pending[]): Promise<void> {
+    const requests = pending.map((entry) => entry.request);
+    const head = requests[0] as RateLimitStateRequest;
+    const decisions = await this.#decideMany(head, requests).catch((error: unknown) => error);
+    for (const [index, entry] of pending.entries()) {
+      if (Array.isArray(decisions)) entry.resolve(decisions[index] as RateLimitStateDecision);
+      else this.#fallback(entry.request, decisions).then(entry.resolve, entry.reject);
+    }
+  }
+
+  /** One script call for `requests` (all for `head.key` at `head.nowMs`), bounded by the timeout. */
+  async #decideMany(
+    head: RateLimitStateRequest,
+    requests: readonly RateLimitStateRequest[],
+  ): Promise<RateLimitStateDecision[]> {
+    if (isDisconnected(this.#client)) throw new BackendDisconnectedError();
+    const args: LuaArgument[] = [this.#nowArg(head.nowMs), this.#limitArgs[0] ?? '', requests.length];
+    for (let index = 1; index < this.#limitArgs.length; index++) args.push(this.#limitArgs[index] ?? 0);
+    for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
+    const isProbe = this.#outageStartedMs !== undefined;
+    if (isProbe) this.#isProbing = true;
+    const call = acquireScript.run(this.#client, this.#keyspace.keysFor(head.key), args);
+    if (isProbe) {
+      // The probe flag falls when the command settles, not when we stop waiting: so during an
+      // outage at most one command sits in the client's queues, and at most one can land late.
+      call.then(
+        () => (this.#isProbing = false),
+        () => (this.#isProbing = false),
+      );
+    }
+    const reply = await this.#withTimeout(call);
+    if (reply.length !== requests.length * FIELDS_PER_DECISION) {
+      throw new TypeError(`Lua script "rate-limiter/acquire": expected ${requests.length} decisions`);
+    }
+    this.#succeeded();
+    const decisions: RateLimitStateDecision[] = [];
+    for (let at = 0; at < reply.length; at += FIELDS_PER_DECISION) {
+      decisions.push({
+        allowed: reply[at] === 1,
+        limit: reply[at + 1] ?? 0,
+        remaining: reply[at + 2] ?? 0,
+        retryAfterMs: reply[at + 3] ?? 0,
+        resetAfterMs: reply[at + 4] ?? 0,
+        delayMs: reply[at + 5] ?? 0,
+        source: 'redis',
+      });
+    }
+    return decisions;
+  }
+
+  #nowArg(nowMs: number | undefined): number {
+    if (nowMs !== undefined) return nowMs;
+    return this.#isServerTime ? SERVER_TIME : Math.floor(this.#clock.now());
+  }
+
+  /** Resolves or rejects as `work` does, or rejects after `commandTimeoutMs`; the timer is always cleared. */
+  #withTimeout<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        reject(new CommandTimeoutError(this.#commandTimeoutMs));
+      }, this.#commandTimeoutMs);
+      work.then(
+        (value) => {
+          this.#clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #fallback(request: RateLimitStateRequest, error: unknown): Promise<RateLimitStateDecision> {
+    if (error !== undefined) {
+      if (isCallerError(error)) throw error as Error;
+      this.#failed(error);
+    }
+    switch (this.#onBackendFailure) {
+      case 'reject':
+        throw this.#unavailable(error ?? new BackendDisconnectedError());
+      case 'allow':
+        return allowedFallback(this.#config);
+      case 'local': {
+        const decision = await (this.#local as RateLimiterState).tryAcquire(request);
+        return { ...decision, source: 'fallback' };
+      }
+    }
+  }
+
+  #unavailable(cause: unknown): BackendUnavailableError {
+    return new BackendUnavailableError({ policyKind: 'rate-limiter', policyName: this.#config.name }, cause);
+  }
+
+  #failed(error: unknown): void {
+    if (this.#outageStartedMs !== undefined) return;
+    this.#outageStartedMs = this.#clock.now();
+    this.#report({ type: 'failed', error, fallback: this.#onBackendFailure });
+  }
+
+  #succeeded(): void {
+    const startedMs = this.#outageStartedMs;
+    if (startedMs === undefined) return;
+    this.#outageStartedMs = undefined;
+    this.#report({ type: 'recovered', outageMs: Math.max(0, this.#clock.now() - startedMs) });
+  }
+
+  #report(transition: BackendTransition): void {
+    try {
+      this.#onTransition?.(transition);
+    } catch {
+      // A listener never changes a decision.
+    }
+  }
+}
+
+/**
+ * The `state` option of `rateLimiter` that keeps the limiter's state in Redis: the local limiter's
+ * shell (options, waiting, abort, events) over a {@link RedisRateLimiterState}. Most users want
+ * {@link redisRateLimiter}, which also reports outages as events.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { rateLimiter } from '@hyx/local';
+ * import { redisRateLimiterState } from '@hyx/distributed';
+ * const redis = new Redis({ host: '127.0.0.1', port: 6380 });
+ * const limiter = rateLimiter({ name: 'api', limit: 10, intervalMs: 1000, state: redisRateLimiterState(redis) });
+ * ```
+ */
+export function redisRateLimiterState(
+  client: RedisLike,
+  options: RedisRateLimiterStateFactoryOptions = {},
+): RateLimiterStateFactory {
+  return (config) => new RedisRateLimiterState(client, config, options);
+}
