@@ -63,6 +63,16 @@ export interface BulkheadState {
    * nothing: a permit is freed at most once.
    */
   release(lease: Lease): void | Promise<void>;
+  /**
+   * Optional: calls `onFree` whenever a permit of `key` may have come free other than through this
+   * bulkhead (another process released one, a dead holder's lease lapsed). The bulkhead watches
+   * while callers wait in its queue and calls the returned function once its queue is empty; on
+   * `onFree` it asks `acquire` again for the head of the queue. A spurious call costs one
+   * `acquire`. Without it, a bulkhead only wakes its queue on its own releases.
+   *
+   * @returns stops watching; calling it twice does nothing
+   */
+  watch?(key: string, onFree: () => void): () => void;
 }
 
 /**

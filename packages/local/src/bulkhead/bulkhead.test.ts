@@ -575,6 +575,50 @@ describe('bulkhead', () => {
       };
     }
 
+    /**
+     * The memory state behind a slow network: an acquire is decided when asked, a release is
+     * applied when delivered, and each answer arrives only when the test says.
+     */
+    function heldBackState(settings: BulkheadSettings): BulkheadState & {
+      readonly memory: MemoryBulkheadState;
+      deliverAcquire(): Promise<void>;
+      deliverRelease(): Promise<void>;
+      readonly pendingAcquires: number;
+    } {
+      const memory = new MemoryBulkheadState(settings);
+      const acquires: (() => void)[] = [];
+      const releases: (() => void)[] = [];
+      return {
+        memory,
+        get pendingAcquires() {
+          return acquires.length;
+        },
+        acquire: (key) => {
+          const answer = memory.acquire(key);
+          return new Promise<Lease | undefined>((resolve) => {
+            acquires.push(() => {
+              resolve(answer);
+            });
+          });
+        },
+        release: (lease) =>
+          new Promise<void>((resolve) => {
+            releases.push(() => {
+              memory.release(lease);
+              resolve();
+            });
+          }),
+        async deliverAcquire() {
+          acquires.shift()!();
+          await clock.flush();
+        },
+        async deliverRelease() {
+          releases.shift()!();
+          await clock.flush();
+        },
+      };
+    }
+
     it('queues and serves in order: A holds, B and C queue, A releases → B, then C', async () => {
       const { run, started, policy } = setUp({ maxQueue: 2, state: asyncState });
       const works = { A: gate(), B: gate(), C: gate() };
@@ -607,20 +651,97 @@ describe('bulkhead', () => {
       expect(policy.inFlight).toBe(0);
     });
 
-    it('does not lose a release that lands while a refused acquire is in flight', async () => {
-      const { run, started } = setUp({ maxQueue: 1, state: asyncState });
+    it('gives back a lease granted to a caller that aborts as it arrives (it never runs)', async () => {
+      let state: ReturnType<typeof asyncState> | undefined;
+      const { policy, started } = setUp({ state: (settings) => (state = asyncState(settings)) });
+      const controller = new AbortController();
+      const reason = new Error('too late');
+      policy.onEvent((event) => {
+        if (event.type === 'bulkhead.acquired') controller.abort(reason);
+      });
+      const call = settle(policy.execute(() => started.push('A'), { signal: controller.signal }));
+      await expect(call).resolves.toEqual({ error: reason });
+      await clock.flush();
+      expect(started).toEqual([]);
+      expect(policy.inFlight).toBe(0);
+      expect(state!.memory.heldCount('bulkhead')).toBe(0);
+    });
+
+    it('does not lose a release that lands while a refused acquire is out: B asks (refused), A releases, the refusal arrives → B queues and runs', async () => {
+      let state: ReturnType<typeof heldBackState> | undefined;
+      const { run, started } = setUp({ maxQueue: 1, state: (settings) => (state = heldBackState(settings)) });
       const a = gate();
       const b = gate();
       const callA = run('A', a);
-      await clock.flush();
-      // B's acquire is sent (and refused) while A's release is on its way.
-      const callB = run('B', b);
+      await state!.deliverAcquire();
+      expect(started).toEqual(['A']);
+
+      const callB = run('B', b); // refused: A holds the only permit; the answer is still out
       a.open('a');
       await callA;
-      await clock.flush();
+      await state!.deliverRelease(); // A's permit is back; the queue was empty, so nobody was woken
+      await state!.deliverAcquire(); // B learns it was refused and queues; it must ask again at once
+      expect(state!.pendingAcquires).toBe(1);
+      await state!.deliverAcquire();
       expect(started).toEqual(['A', 'B']);
       b.open('b');
-      await expect(callB).resolves.toBe('b');
+      await callB;
+      await state!.deliverRelease();
+    });
+
+    it('gives back a permit that arrives for a waiter who left: A releases, the ask for B is out, B aborts, the grant arrives → released', async () => {
+      let state: ReturnType<typeof heldBackState> | undefined;
+      const { run, policy } = setUp({ maxQueue: 1, state: (settings) => (state = heldBackState(settings)) });
+      const a = gate();
+      const controllerB = new AbortController();
+      const callA = run('A', a);
+      await state!.deliverAcquire();
+      const callB = settle(run('B', gate(), controllerB.signal));
+      await state!.deliverAcquire(); // refused: B queues
+      a.open('a');
+      await callA;
+      await state!.deliverRelease(); // the shell asks for B
+      expect(state!.pendingAcquires).toBe(1);
+      controllerB.abort(new Error('B left'));
+      await callB;
+      await state!.deliverAcquire(); // granted, but nobody waits any more
+      await state!.deliverRelease();
+      expect(state!.memory.heldCount('bulkhead')).toBe(0);
+      expect([policy.inFlight, policy.queued]).toEqual([0, 0]);
+    });
+
+    it('asks again when a release lands while the head waits for a refusal: A1 releases, X takes that permit, A2 releases, the refusal arrives → B runs', async () => {
+      let state: ReturnType<typeof heldBackState> | undefined;
+      const { run, started } = setUp({
+        maxConcurrent: 2,
+        maxQueue: 1,
+        state: (settings) => (state = heldBackState(settings)),
+      });
+      const [a1, a2, b] = [gate(), gate(), gate()];
+      const callA1 = run('A1', a1);
+      const callA2 = run('A2', a2);
+      await state!.deliverAcquire();
+      await state!.deliverAcquire();
+      const callB = run('B', b);
+      await state!.deliverAcquire(); // refused: B queues
+      a1.open('a1');
+      await callA1;
+      // A1's permit comes back, and someone outside this bulkhead takes it before B's shell asks.
+      const deliverA1 = state!.deliverRelease();
+      const outsider = state!.memory.acquire('bulkhead');
+      await deliverA1;
+      expect(state!.pendingAcquires).toBe(1); // the ask for B, answered "none"
+      a2.open('a2');
+      await callA2;
+      await state!.deliverRelease(); // A2's permit is back while the ask for B is out
+      await state!.deliverAcquire(); // the refusal arrives: the shell must ask again
+      expect(state!.pendingAcquires).toBe(1);
+      await state!.deliverAcquire();
+      expect(started).toEqual(['A1', 'A2', 'B']);
+      b.open('b');
+      await callB;
+      await state!.deliverRelease();
+      state!.memory.release(outsider!);
     });
   });
 

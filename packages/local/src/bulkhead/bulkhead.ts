@@ -101,6 +101,8 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
    * grow from head to tail and only the head's can be next.
    */
   #queueTimer: TimerHandle | undefined;
+  /** Stops the state's `watch` (permits freed elsewhere); set while the queue is not empty. */
+  #unwatch: (() => void) | undefined;
 
   constructor(options: BulkheadOptions) {
     const parsed = parseOptions('bulkhead', bulkheadOptionsSchema, options, 'bulkhead');
@@ -167,7 +169,7 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
       const lease = await this.#settleAcquire(offered, abortSource);
       if (lease !== undefined) {
         this.#onGranted(undefined);
-        return lease;
+        return this.#unlessAborted(lease, abortSource);
       }
     }
     if (this.#queue.size >= this.#maxQueue) {
@@ -181,8 +183,11 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
     // An asynchronous acquire may have been refused just before a permit came back; that release
     // found an empty queue, so nobody else will wake this waiter.
     if (offered !== undefined && this.#releaseCount !== releaseCountBefore) this.#drain();
-    const lease = await waiter.promise;
-    // The permit was granted, but the caller aborted before this continuation ran.
+    return this.#unlessAborted(await waiter.promise, abortSource);
+  }
+
+  /** A permit granted to a caller that aborted before its continuation ran goes straight back. */
+  #unlessAborted(lease: Lease, abortSource: AbortSource | undefined): Lease {
     if (abortSource?.aborted === true) {
       this.#release(lease);
       throw abortSource.reason;
@@ -225,6 +230,10 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
     const deadlineMs = isTimed && enqueuedMs !== undefined ? enqueuedMs + this.#queueTimeoutMs : Infinity;
     const waiter = new Waiter(enqueuedMs, deadlineMs);
     this.#queue.push(waiter);
+    // A shared state can free permits this shell never sees released: watch while anyone waits.
+    if (this.#queue.size === 1 && this.#state.watch !== undefined) {
+      this.#unwatch = this.#state.watch(this.name, this.#afterRelease);
+    }
     if (abortSource !== undefined) {
       waiter.unsubscribe = abortSource.subscribe(() => {
         // The caller leaves at once; its place in the queue is free for the next caller.
@@ -244,6 +253,10 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
     if (this.#queue.size === 0 && this.#queueTimer !== undefined) {
       this.#clock.clearTimeout(this.#queueTimer);
       this.#queueTimer = undefined;
+    }
+    if (this.#queue.size === 0 && this.#unwatch !== undefined) {
+      this.#unwatch();
+      this.#unwatch = undefined;
     }
   }
 
