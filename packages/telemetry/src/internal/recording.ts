@@ -88,15 +88,27 @@ export function subscribeGuarded(
 }
 
 /**
- * The measurements a policy stands for before it emits anything: a circuit breaker's current state,
- * so the state gauge exists from the start rather than from the first transition.
+ * The measurements a policy stands for before it emits anything: a circuit breaker's current state
+ * and a bulkhead's levels, so their gauges exist from the start rather than from the first event.
+ * Only the instrumented policy itself is seen; the parts of a pipeline show up with their events.
  *
  * @internal
  */
 export function initialMeasurementsOf(policy: Policy<unknown>): Measurement[] {
-  if (policy.kind !== 'circuit-breaker') return [];
-  const state: unknown = (policy as { readonly state?: unknown }).state;
-  return isCircuitState(state) ? circuitStateMeasurements(policy.kind, policy.name, state) : [];
+  const { kind: policyKind, name: policyName } = policy;
+  if (policyKind === 'circuit-breaker') {
+    const state: unknown = (policy as { readonly state?: unknown }).state;
+    return isCircuitState(state) ? circuitStateMeasurements(policyKind, policyName, state) : [];
+  }
+  if (policyKind === 'bulkhead') {
+    const { inFlight, queued } = policy as { readonly inFlight?: unknown; readonly queued?: unknown };
+    if (typeof inFlight !== 'number' || typeof queued !== 'number') return [];
+    return [
+      { instrument: 'bulkhead.in_flight', value: inFlight, labels: { policyKind, policyName } },
+      { instrument: 'bulkhead.queued', value: queued, labels: { policyKind, policyName } },
+    ];
+  }
+  return [];
 }
 
 function isCircuitState(value: unknown): value is CircuitState {

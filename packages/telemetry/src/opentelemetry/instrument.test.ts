@@ -222,7 +222,11 @@ describe('OpenTelemetry metrics', () => {
       ]);
     };
 
-    // Three calls of 10 ms each: one runs, two wait.
+    // The levels are known from the start, then three calls of 10 ms each: one runs, two wait.
+    expect(await levels()).toEqual([
+      ['OBSERVABLE_UP_DOWN_COUNTER', '{call}', [0]],
+      ['OBSERVABLE_UP_DOWN_COUNTER', '{call}', [0]],
+    ]);
     const calls = [
       policy.execute(workOn(clock, 10)),
       policy.execute(workOn(clock, 10)),

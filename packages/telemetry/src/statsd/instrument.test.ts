@@ -152,7 +152,10 @@ describe('StatsD over UDP', () => {
     await clock.advance(5);
     await call;
     const poolTags = 'policy_kind:bulkhead,policy_name:pool';
-    expect((await receiver.receive(17)).slice(10)).toEqual([
+    // The levels when instrumented, then the call's events.
+    expect((await receiver.receive(19)).slice(10)).toEqual([
+      `hyx.bulkhead.in_flight:0|g|#${poolTags}`,
+      `hyx.bulkhead.queued:0|g|#${poolTags}`,
       `hyx.events:1|c|#${poolTags},event_type:bulkhead.acquired`,
       `hyx.bulkhead.in_flight:1|g|#${poolTags}`,
       `hyx.bulkhead.queued:0|g|#${poolTags}`,
