@@ -559,6 +559,57 @@ describe('bulkhead', () => {
     await expect(add(2, 3)).resolves.toBe(5);
   });
 
+  it('watches the state while callers wait, and asks again when it reports a permit freed elsewhere: X holds, B and C queue, X releases → B runs, then C; the watch stops', async () => {
+    clock = new FakeClock();
+    const memory = new MemoryBulkheadState({ maxConcurrent: 1 });
+    const watches: string[] = [];
+    let onFree: (() => void) | undefined;
+    let unwatches = 0;
+    const policy = bulkhead({
+      maxConcurrent: 1,
+      maxQueue: 2,
+      clock,
+      state: () => ({
+        acquire: (key) => memory.acquire(key),
+        release: (lease) => {
+          memory.release(lease);
+        },
+        watch: (key, listener) => {
+          watches.push(key);
+          onFree = listener;
+          return () => {
+            unwatches++;
+          };
+        },
+      }),
+    });
+    const outsider = memory.acquire('bulkhead')!; // another process holds the only permit
+    const started: string[] = [];
+    const [b, c] = [gate(), gate()];
+    const callB = policy.execute(() => {
+      started.push('B');
+      return b.promise;
+    });
+    const callC = policy.execute(() => {
+      started.push('C');
+      return c.promise;
+    });
+    expect([watches, policy.queued]).toEqual([['bulkhead'], 2]);
+
+    memory.release(outsider);
+    onFree!();
+    await clock.flush();
+    expect(started).toEqual(['B']);
+    expect(unwatches).toBe(0);
+    b.open('b');
+    await callB;
+    await clock.flush();
+    expect(started).toEqual(['B', 'C']);
+    expect([watches.length, unwatches]).toEqual([1, 1]);
+    c.open('c');
+    await callC;
+  });
+
   describe('with a state that answers asynchronously', () => {
     /** The memory state behind a promise, like a Redis state: every answer arrives a tick later. */
     function asyncState(
