@@ -278,6 +278,14 @@ export type CircuitWindowSnapshot =
 /**
  * A value now or later: the memory state answers synchronously so the hot path never waits for
  * a promise job; a Redis state answers with a promise.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreakerState } from '@hyx/local';
+ * declare const state: CircuitBreakerState;
+ * // `admit` answers a MaybePromise<Admission>: `await` takes either form.
+ * const admission = await state.admit('orders');
+ * ```
  */
 export type MaybePromise<T> = T | Promise<T>;
 

@@ -9,7 +9,11 @@ import {
   resolveCircuitBreakerOptions,
   type CircuitBreakerOptions,
 } from './circuit-breaker-options.js';
-import type { CircuitBreakerSettings, CircuitBreakerState } from './circuit-breaker-state.js';
+import type {
+  CircuitBreakerSettings,
+  CircuitBreakerState,
+  CircuitBreakerStateProvider,
+} from './circuit-breaker-state.js';
 import { memoryCircuitBreakerState } from './memory-circuit-breaker-state.js';
 
 const boom = (): Error => new Error('boom');
@@ -226,6 +230,52 @@ describe('circuitBreaker', () => {
     breaker.onEvent(() => {});
     await breaker.execute(() => 'ok');
     expect(reads).toBe(3);
+  });
+
+  describe('health check planning', () => {
+    it('plans a check when a call is refused by a circuit another breaker opened', async () => {
+      const clock = new FakeClock();
+      let shared: CircuitBreakerState | undefined;
+      const sharedState: CircuitBreakerStateProvider = (settings, context) =>
+        (shared ??= memoryCircuitBreakerState()(settings, context));
+      let checks = 0;
+      const opener = consecutiveBreaker(clock, { state: sharedState });
+      const checker = consecutiveBreaker(clock, {
+        state: sharedState,
+        healthCheck: () => {
+          checks++;
+        },
+      });
+      await expect(opener.execute(failing)).rejects.toThrow('boom');
+      // The checker saw no transition itself; its refused call is what tells it.
+      await expect(checker.execute(() => 1)).rejects.toBeInstanceOf(CircuitOpenError);
+      expect(clock.pendingTimers).toBe(1);
+      await clock.advance(1000);
+      expect(checks).toBe(1);
+      expect(await checker.getState()).toBe('closed');
+      expect(clock.pendingTimers).toBe(0);
+    });
+
+    it('re-plans the check for the open time of a restored snapshot', async () => {
+      const clock = new FakeClock();
+      const source = consecutiveBreaker(clock, { halfOpenAfterMs: 5000 });
+      await expect(source.execute(failing)).rejects.toThrow('boom');
+      const snapshot = await source.snapshot();
+      await clock.advance(1000);
+      let checks = 0;
+      const restored = consecutiveBreaker(clock, {
+        halfOpenAfterMs: 5000,
+        healthCheck: () => {
+          checks++;
+        },
+      });
+      await restored.restore(snapshot);
+      await clock.advance(3999);
+      expect(checks).toBe(0);
+      await clock.advance(1);
+      expect(checks).toBe(1);
+      expect(restored.state).toBe('closed');
+    });
   });
 
   it('wrap keeps the arguments and the return type', async () => {

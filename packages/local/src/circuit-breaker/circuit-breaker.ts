@@ -157,7 +157,11 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     abortSource: AbortSource | undefined,
   ): Promise<T> {
     this.#observe(key, admission.transitions, admission.state);
-    if (!admission.isAllowed) throw this.#reject(admission);
+    if (!admission.isAllowed) {
+      if (this.#healthCheck !== undefined)
+        this.#ensureHealthCheck(key, admission.state, admission.retryAfterMs);
+      throw this.#reject(admission);
+    }
     const startedMs = this.#isTimed || this.events.hasListeners ? this.#clock.now() : 0;
     let result: T;
     try {
@@ -219,6 +223,12 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     }
     const transitions = await this.#state.restore(key, parsed.data);
     this.#observe(key, transitions, parsed.data.state);
+    if (this.#healthCheck !== undefined) {
+      // The restored open time may differ from the one a pending health check was planned for.
+      this.#cancelHealthCheck(key);
+      const metrics = await this.getMetrics(key);
+      this.#ensureHealthCheck(key, metrics.state, metrics.retryAfterMs);
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -349,6 +359,16 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
       // sharing the state) still needs its probes.
       if (!this.#healthChecksRunning.has(key)) this.#scheduleHealthCheck(key, this.#clock.now());
     } else this.#cancelHealthCheck(key);
+  }
+
+  /**
+   * Plans a health check for a circuit seen open or half-open when none is planned or running:
+   * the circuit may have been opened by another instance sharing the state, or restored.
+   */
+  #ensureHealthCheck(key: string, state: CircuitState, retryAfterMs: number | undefined): void {
+    if (state !== 'open' && state !== 'half-open') return;
+    if (this.#healthCheckTimers.has(key) || this.#healthChecksRunning.has(key)) return;
+    this.#scheduleHealthCheck(key, this.#clock.now() + (state === 'open' ? (retryAfterMs ?? 0) : 0));
   }
 
   #scheduleHealthCheck(key: string, atMs: number): void {
