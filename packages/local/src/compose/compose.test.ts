@@ -2,6 +2,11 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 
 import { compose } from './compose.js';
 import { fallback } from '../fallback/fallback.js';
+import { bulkhead } from '../bulkhead/bulkhead.js';
+import { cache } from '../cache/cache.js';
+import { circuitBreaker } from '../circuit-breaker/circuit-breaker.js';
+import { rateLimiter } from '../rate-limiter/rate-limiter.js';
+import { timeout } from '../timeout/timeout.js';
 import type { ResilienceEvent } from '../events/resilience-event.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
 
@@ -106,6 +111,15 @@ describe('compose', () => {
     const pipeline = compose(fallback({ value: 0 }), fallback({ value: 'none' as const }));
     const result = await pipeline.execute(() => true);
     expectTypeOf(result).toEqualTypeOf<boolean | number | 'none'>();
+    const guarded = compose(
+      fallback({ value: 0 }),
+      circuitBreaker({ window: { kind: 'consecutive' }, failureCount: 3, halfOpenAfterMs: 1000 }),
+      bulkhead({ maxConcurrent: 2 }),
+      rateLimiter({ limit: 10, intervalMs: 1000 }),
+      cache({ ttlMs: 1000 }),
+      timeout({ timeoutMs: 100 }),
+    );
+    expectTypeOf(await guarded.execute(() => 'v', { key: 'k' })).toEqualTypeOf<string | number>();
     const plain = compose(recordingPolicy('x', []));
     expectTypeOf(await plain.execute(() => 'v')).toEqualTypeOf<string>();
   });

@@ -3,8 +3,16 @@ import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/p
 import type { ResilienceEvent } from '../events/resilience-event.js';
 import { nestedExecuteOptions } from '../internal/call-scope.js';
 
-/** The alternative-value type of a policy: `TAlt` of `Policy<TAlt>`. */
-export type AlternativeOf<TPolicy> = TPolicy extends Policy<infer TAlt> ? TAlt : never;
+/**
+ * The alternative-value type of a policy: `TAlt` of `Policy<TAlt>`, also for interfaces that
+ * extend `Policy` (a breaker, a bulkhead). Read off the type-only `~types` member, because `infer`
+ * cannot see through the generic `execute` of a derived interface.
+ */
+export type AlternativeOf<TPolicy> = TPolicy extends {
+  readonly '~types'?: { readonly alternative: infer TAlt };
+}
+  ? TAlt
+  : never;
 
 class Pipeline<TAlt> extends BasePolicy<TAlt> {
   readonly #policies: readonly Policy<unknown>[];

@@ -68,6 +68,11 @@ export type Work<T> = (context: ExecutionContext) => T | PromiseLike<T>;
  * ```
  */
 export interface Policy<TAlt = never> {
+  /**
+   * Type-level only, never present at run time: carries `TAlt` so that `compose` can compute the
+   * alternative type of a pipeline (as zod and TanStack do with their `~types`).
+   */
+  readonly '~types'?: { readonly alternative: TAlt };
   /** Which pattern this policy implements. */
   readonly kind: PolicyKind;
   /** The name given at construction (defaults to the kind); used in errors, events and metrics. */
