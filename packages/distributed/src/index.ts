@@ -43,3 +43,9 @@ export {
   type RedisRateLimiterStateFactoryOptions,
 } from './rate-limiter/redis-rate-limiter-state.js';
 export { redisRateLimiter } from './rate-limiter/redis-rate-limiter.js';
+export {
+  leaderElection,
+  type LeaderElection,
+  type LeadershipContext,
+} from './leader-election/leader-election.js';
+export type { LeaderElectionOptions } from './leader-election/leader-election-options.js';

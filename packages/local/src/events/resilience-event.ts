@@ -146,6 +146,25 @@ export interface BackendRecoveredEvent extends EventSource {
   readonly outageMs: number;
 }
 
+/** This instance became the leader of a `leaderElection`. */
+export interface LeaderElectedEvent extends EventSource {
+  readonly type: 'leader.elected';
+  /** The term's fencing token, in decimal (a `bigint` on the API; text here so events stay JSON-safe). */
+  readonly fencingToken: string;
+}
+
+/** This instance stopped being the leader of a `leaderElection`. */
+export interface LeaderLostEvent extends EventSource {
+  readonly type: 'leader.lost';
+  /** The fencing token of the term that ended, in decimal. */
+  readonly fencingToken: string;
+  /**
+   * `released`: the work ended or the caller stopped, and the lease was given back; `not-owner`: a
+   * renewal found the lease gone; `renewal-deadline`: no renewal succeeded in time, so it stepped down.
+   */
+  readonly reason: 'released' | 'not-owner' | 'renewal-deadline';
+}
+
 /**
  * Every event a hyx policy emits, told apart by `type`.
  *
@@ -175,7 +194,9 @@ export type ResilienceEvent =
   | BulkheadReleasedEvent
   | RateLimitDecidedEvent
   | BackendFailedEvent
-  | BackendRecoveredEvent;
+  | BackendRecoveredEvent
+  | LeaderElectedEvent
+  | LeaderLostEvent;
 
 /** The `type` of every event. */
 export type ResilienceEventType = ResilienceEvent['type'];
