@@ -83,8 +83,7 @@ export interface CircuitData {
 
 const NO_TRANSITIONS: readonly Transition[] = Object.freeze([]);
 
-/** @internal */
-export function createWindow(settings: CircuitBreakerSettings, nowMs: number): WindowData {
+function createWindow(settings: CircuitBreakerSettings, nowMs: number): WindowData {
   const window = settings.window;
   switch (window.kind) {
     case 'consecutive':
@@ -144,8 +143,8 @@ function transition(
   };
 }
 
-/** The open duration of the n-th open in a row (n >= 1). @internal */
-export function openDurationMs(settings: CircuitBreakerSettings, consecutiveOpens: number): number {
+/** The open duration of the n-th open in a row (n >= 1). */
+function openDurationMs(settings: CircuitBreakerSettings, consecutiveOpens: number): number {
   const schedule = settings.openDurationsMs;
   return schedule[Math.min(consecutiveOpens, schedule.length) - 1] ?? 0;
 }
