@@ -33,7 +33,7 @@ describe('rateLimitHeaders', () => {
       [
         { policyName: 'a', windowMs: 1000, decision: { ...decision(1, 1), limit: Number.NaN } },
         { policyName: 'b', windowMs: 1000, decision: { ...decision(1, 1), remaining: Infinity } },
-        { policyName: 'c', windowMs: 1000, decision: { ...decision(1, 1), backend: 'allow' } },
+        { policyName: 'c', windowMs: 1000, decision: { ...decision(1, 1), source: 'fallback' } },
       ],
       { standard: true, legacy: true, nowMs: 0 },
     );

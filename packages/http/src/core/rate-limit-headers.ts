@@ -25,12 +25,13 @@ function sfString(value: string): string {
 
 /**
  * True when a decision can be shown: every number a header would carry is a non-negative integer.
- * A decision taken without the backend (fail open) or by a limiter that does not know its numbers
+ * A decision taken without the backend (a fallback) or by a limiter that does not know its numbers
  * is not shown, rather than showing `NaN` or made-up values.
  */
 export function isShowable(decision: RateLimitDecision): boolean {
-  const backend = (decision as { readonly backend?: unknown }).backend;
-  if (backend === 'allow' || backend === 'fail-open') return false;
+  // `source: 'fallback'`: a Redis limiter decided without Redis (`onBackendFailure` 'allow' or
+  // 'local'); its numbers are not the shared limit's.
+  if ((decision as { readonly source?: unknown }).source === 'fallback') return false;
   return (
     isCount(decision.limit) &&
     isCount(decision.remaining) &&

@@ -32,6 +32,8 @@ export async function startFastify(app: FastifyInstance): Promise<LoopbackServer
   return {
     url,
     close: async () => {
+      // Connections a client aborted can linger until the client's keep-alive timeout otherwise.
+      app.server.closeAllConnections();
       await app.close();
     },
   };

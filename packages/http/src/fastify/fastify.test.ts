@@ -1,0 +1,131 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { circuitBreaker, rateLimiter, timeout, type RateLimiterOptions } from '@hyx/local';
+import { FakeClock } from '@hyx/local/testing';
+
+import { ClientClosedError } from '../core/protect-core.js';
+import { deferred, startFastify, type LoopbackServer } from '../test-support/loopback-server.js';
+import { protect } from './protect.js';
+import { hyxRateLimit, rateLimitHook } from './rate-limit.js';
+
+const servers: LoopbackServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+const frozenLimiter = (options: RateLimiterOptions) =>
+  rateLimiter({ clock: new FakeClock(1_000_000), ...options });
+
+async function start(app: FastifyInstance): Promise<string> {
+  const server = await startFastify(app);
+  servers.push(server);
+  return server.url;
+}
+
+function abortReason(signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve) => {
+    signal.addEventListener('abort', () => {
+      resolve(signal.reason);
+    });
+  });
+}
+
+describe('fastify hyxRateLimit', () => {
+  it('limits every route by socket address, ignoring a spoofed X-Forwarded-For, with exact headers', async () => {
+    const app = Fastify();
+    await app.register(hyxRateLimit, {
+      limits: [
+        { limiter: frozenLimiter({ name: 'per-ip', limit: 2, intervalMs: 60_000 }), windowMs: 60_000 },
+      ],
+    });
+    app.get('/a', () => 'a');
+    app.get('/b', () => 'b');
+    const url = await start(app);
+    const first = await fetch(`${url}/a`, { headers: { 'x-forwarded-for': '1.1.1.1' } });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('ratelimit-policy')).toBe('"per-ip";q=2;w=60');
+    expect(first.headers.get('ratelimit')).toBe('"per-ip";r=1;t=30');
+    expect((await fetch(`${url}/b`, { headers: { 'x-forwarded-for': '2.2.2.2' } })).status).toBe(200);
+    const refused = await fetch(`${url}/a`, { headers: { 'x-forwarded-for': '3.3.3.3' } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('30');
+    expect(refused.headers.get('ratelimit')).toBe('"per-ip";r=0;t=60');
+    expect(await refused.json()).toEqual({
+      error: 'rate_limited',
+      message: 'Too many requests',
+      retryAfterMs: 30_000,
+    });
+  });
+
+  it('with trusted proxies, counts each forwarded client apart; by key on one route with its pattern', async () => {
+    const app = Fastify();
+    await app.register(hyxRateLimit, {
+      limits: [{ limiter: frozenLimiter({ limit: 1, intervalMs: 60_000 }) }],
+      trustProxy: 1,
+    });
+    const perKey = rateLimitHook({
+      limits: [{ limiter: frozenLimiter({ limit: 1, intervalMs: 60_000 }), key: { header: 'x-api-key' } }],
+    });
+    app.get('/books/:id', { onRequest: perKey }, () => 'book');
+    const url = await start(app);
+    const get = (path: string, headers: Record<string, string>) =>
+      fetch(`${url}${path}`, { headers }).then((r) => r.status);
+    expect(await get('/books/1', { 'x-forwarded-for': '203.0.113.1', 'x-api-key': 'k1' })).toBe(200);
+    expect(await get('/books/2', { 'x-forwarded-for': '9.9.9.9, 203.0.113.1', 'x-api-key': 'k2' })).toBe(429);
+    expect(await get('/books/3', { 'x-forwarded-for': '203.0.113.2', 'x-api-key': 'k1' })).toBe(429);
+    expect(await get('/books/4', { 'x-forwarded-for': '203.0.113.3', 'x-api-key': 'k3' })).toBe(200);
+  });
+});
+
+describe('fastify protect', () => {
+  it('answers 503 with Retry-After while the circuit is open, and 504 on a timeout', async () => {
+    const breaker = circuitBreaker({
+      window: { kind: 'consecutive' },
+      failureCount: 1,
+      halfOpenAfterMs: 2500,
+      clock: new FakeClock(0),
+    });
+    const app = Fastify();
+    app.get(
+      '/breaker',
+      protect(breaker)(() => {
+        throw new Error('downstream failed');
+      }),
+    );
+    app.get(
+      '/slow',
+      protect(timeout({ timeoutMs: 50 }))(async (_request, _reply, { signal }) => {
+        throw await abortReason(signal);
+      }),
+    );
+    const url = await start(app);
+    expect((await fetch(`${url}/breaker`)).status).toBe(500);
+    const refused = await fetch(`${url}/breaker`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('3');
+    expect((await fetch(`${url}/slow`)).status).toBe(504);
+  });
+
+  it('aborts the handler work when the client disconnects', async () => {
+    const started = deferred<undefined>();
+    const seen = deferred<unknown>();
+    const app = Fastify();
+    app.get(
+      '/',
+      protect(timeout({ timeoutMs: 60_000 }))(async (_request, _reply, { signal }) => {
+        started.resolve(undefined);
+        const reason = await abortReason(signal);
+        seen.resolve(reason);
+        throw reason;
+      }),
+    );
+    const url = await start(app);
+    const client = new AbortController();
+    const request = fetch(url, { signal: client.signal });
+    await started.promise;
+    client.abort();
+    await expect(request).rejects.toThrow();
+    expect(await seen.promise).toBeInstanceOf(ClientClosedError);
+  });
+});
