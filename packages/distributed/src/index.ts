@@ -49,3 +49,12 @@ export {
   type LeadershipContext,
 } from './leader-election/leader-election.js';
 export type { LeaderElectionOptions } from './leader-election/leader-election-options.js';
+export {
+  REDIS_BULKHEAD_DEFAULTS,
+  type DuplicableRedis,
+  type RedisBulkheadOptions,
+  type RedisBulkheadStateOptions,
+  type RedisSubscriberLike,
+} from './bulkhead/redis-bulkhead-options.js';
+export { RedisBulkheadState, redisBulkheadState } from './bulkhead/redis-bulkhead-state.js';
+export { redisBulkhead } from './bulkhead/redis-bulkhead.js';

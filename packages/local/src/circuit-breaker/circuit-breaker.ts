@@ -103,7 +103,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
   readonly #shouldHandleResult: (result: unknown) => boolean;
   readonly #healthCheck: ((context: ExecutionContext) => unknown) | undefined;
   readonly #source: ErrorSource;
-  /** Durations matter only for slow calls; otherwise the clock is read once per call. */
+  /** Durations matter only for slow calls; otherwise a call reads no clock (unless someone listens). */
   readonly #isTimed: boolean;
   #lastState: CircuitState = 'closed';
   readonly #healthCheckTimers = new Map<string, TimerHandle>();
