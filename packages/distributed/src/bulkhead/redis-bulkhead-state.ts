@@ -1,0 +1,431 @@
+import { randomBytes } from 'node:crypto';
+
+import {
+  BackendUnavailableError,
+  type BulkheadState,
+  type BulkheadStateProvider,
+  type ErrorSource,
+  type Lease,
+  type TimerHandle,
+} from '@hyx/local';
+
+import { LUA_SCRIPTS } from '../lua.generated.js';
+import { arrayReply, integerReply } from '../lua-reply.js';
+import { LuaScript } from '../lua-script.js';
+import { RedisKeyspace } from '../redis-keys.js';
+import type { RedisLike } from '../redis-like.js';
+import {
+  resolveRedisBulkheadSettings,
+  type DuplicableRedis,
+  type RedisBulkheadSettings,
+  type RedisBulkheadStateOptions,
+  type RedisSubscriberLike,
+} from './redis-bulkhead-options.js';
+
+type BulkheadPart = 'leases' | 'token' | 'released';
+
+/** What `bulkhead/acquire` answered. */
+type PermitGrant =
+  | { readonly isGranted: true; readonly fencingToken: number; readonly expiresAtMs: number }
+  | { readonly isGranted: false; readonly nextLapseMs: number };
+
+function decimalReply(reply: unknown): number {
+  const value = typeof reply === 'string' && /^\d+$/.test(reply) ? Number(reply) : reply;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`expected a decimal integer >= 0, got ${typeof reply}`);
+  }
+  return value;
+}
+
+const acquireScript = new LuaScript<PermitGrant>({
+  ...LUA_SCRIPTS['bulkhead/acquire'],
+  decode: (reply) => {
+    const [granted, token, ms] = arrayReply(reply, 3);
+    if (integerReply(granted) === 1) {
+      return { isGranted: true, fencingToken: decimalReply(token), expiresAtMs: decimalReply(ms) };
+    }
+    return { isGranted: false, nextLapseMs: decimalReply(ms) };
+  },
+});
+
+/** Each lease's new expiry (server ms), or 0 when it is lost. */
+const renewScript = new LuaScript<number[]>({
+  ...LUA_SCRIPTS['bulkhead/renew'],
+  decode: (reply) => {
+    if (!Array.isArray(reply)) throw new TypeError(`expected an array, got ${typeof reply}`);
+    return reply.map(integerReply);
+  },
+});
+
+const releaseScript = new LuaScript<boolean>({
+  ...LUA_SCRIPTS['bulkhead/release'],
+  decode: (reply) => {
+    const flag = integerReply(reply);
+    if (flag !== 0 && flag !== 1) throw new TypeError(`expected 0 or 1, got ${flag}`);
+    return flag === 1;
+  },
+});
+
+/** A permit granted by a {@link RedisBulkheadState}: renewed by it until released or lost. */
+class RedisLease implements Lease {
+  isReleased = false;
+  isLost = false;
+
+  constructor(
+    readonly owner: RedisBulkheadState,
+    readonly id: string,
+    readonly key: string,
+    readonly fencingToken: number,
+    /** The server's time at which the lease lapses unless renewed; moved on by every renewal. */
+    public expiresAtMs: number,
+  ) {}
+}
+
+/** The leases of one key that this state holds and renews. */
+interface HeldPool {
+  readonly leasesKey: string;
+  readonly tokenKey: string;
+  readonly leases: Map<string, RedisLease>;
+}
+
+/** The callers of one key waiting for a permit freed elsewhere. */
+interface Watch {
+  readonly key: string;
+  readonly channel: string;
+  readonly listeners: Set<{ readonly onFree: () => void }>;
+  timer: TimerHandle | undefined;
+  /** When the timer fires, on the state's clock. */
+  dueAtMs: number;
+}
+
+/**
+ * The {@link BulkheadState} of a distributed bulkhead: permits are leases in a Redis sorted set,
+ * shared by every process using the same `name` on the same Redis (or Cluster slot).
+ *
+ * - **Leases.** Each grant is a member with its own id, scored by the server-time instant it lapses,
+ *   with a fencing token from a counter that only grows. Acquire drops lapsed members first, so a
+ *   holder that died (SIGKILL, lost host) frees its permits `leaseMs` after their last renewal.
+ * - **Renewal.** Every `renewMs`, one script per key extends all the leases this state holds (one
+ *   round-trip, however many). The timer never keeps the process alive, and stops once nothing is
+ *   held. A lease a renewal finds gone is reported to `onLeaseLost` and no longer renewed.
+ * - **Wake-ups.** `release` publishes on the key's channel when it freed a permit. While a bulkhead
+ *   has waiters it {@link RedisBulkheadState.watch}es: one subscriber connection, opened on demand,
+ *   hears every release of every process and wakes the queue, which asks again. A timer also wakes
+ *   it when the earliest lease lapses (a dead holder's permits) and at least every
+ *   `pollIntervalMs` (a notification lost while the subscriber reconnected).
+ * - **Failures.** A Redis error on acquire rejects with `BackendUnavailableError`; a failed release
+ *   leaves the lease to lapse; a failed renewal is tried again at the next tick.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisBulkheadState } from '@hyx/distributed';
+ * const state = new RedisBulkheadState(new Redis({ host: '127.0.0.1', port: 6380 }), {
+ *   name: 'db',
+ *   maxConcurrent: 10,
+ *   leaseMs: 10_000,
+ * });
+ * const lease = await state.acquire('db');
+ * if (lease !== undefined) await state.release(lease);
+ * state.close();
+ * ```
+ */
+export class RedisBulkheadState implements BulkheadState {
+  readonly #redis: RedisLike & Partial<DuplicableRedis>;
+  readonly #settings: RedisBulkheadSettings;
+  readonly #keyspace: RedisKeyspace<BulkheadPart>;
+  readonly #errorSource: ErrorSource;
+  /** Lease ids are this state's random prefix and a counter: unique without a UUID per grant. */
+  readonly #idPrefix = randomBytes(12).toString('base64url');
+  #idCount = 0;
+  readonly #held = new Map<string, HeldPool>();
+  #renewTimer: TimerHandle | undefined;
+  #isRenewing = false;
+  readonly #watches = new Map<string, Watch>();
+  readonly #channelKeys = new Map<string, string>();
+  #subscriber: RedisSubscriberLike | undefined;
+  #hasMessageListener = false;
+  /** The last refusal: when the earliest lease of `key` lapses, on the state's clock. */
+  #lastRefusal: { readonly key: string; readonly lapsesAtMs: number } | undefined;
+  #isClosed = false;
+
+  /**
+   * @param redis - an ioredis `Redis` or `Cluster` that runs the scripts; its `duplicate()` opens
+   *   the subscriber connection unless `options.subscriber` is given
+   */
+  constructor(redis: RedisLike & Partial<DuplicableRedis>, options: RedisBulkheadStateOptions) {
+    this.#redis = redis;
+    this.#settings = resolveRedisBulkheadSettings('RedisBulkheadState', options);
+    this.#keyspace = new RedisKeyspace({
+      pattern: 'bulkhead',
+      name: this.#settings.name,
+      parts: ['leases', 'token', 'released'],
+    });
+    this.#errorSource = { policyKind: 'bulkhead', policyName: this.#settings.name };
+  }
+
+  /** How many leases this state holds (and renews) now, over every key. */
+  get heldCount(): number {
+    let count = 0;
+    for (const pool of this.#held.values()) count += pool.leases.size;
+    return count;
+  }
+
+  async acquire(key: string, nowMs?: number): Promise<Lease | undefined> {
+    const [leasesKey, tokenKey] = this.#keyspace.keysFor(key) as [string, string, string];
+    const id = `${this.#idPrefix}.${++this.#idCount}`;
+    let grant: PermitGrant;
+    try {
+      grant = await acquireScript.run(
+        this.#redis,
+        [leasesKey, tokenKey],
+        [id, this.#settings.maxConcurrent, this.#settings.leaseMs, nowMs ?? ''],
+      );
+    } catch (error) {
+      throw new BackendUnavailableError(this.#errorSource, error);
+    }
+    if (!grant.isGranted) {
+      this.#noteRefusal(key, grant.nextLapseMs);
+      return undefined;
+    }
+    const lease = new RedisLease(this, id, key, grant.fencingToken, grant.expiresAtMs);
+    if (this.#isClosed) {
+      // Closed while the grant was on its way: nobody would renew it, so give it back.
+      void this.#releaseInRedis(lease).catch(() => undefined);
+      return undefined;
+    }
+    let pool = this.#held.get(key);
+    if (pool === undefined) {
+      pool = { leasesKey, tokenKey, leases: new Map() };
+      this.#held.set(key, pool);
+    }
+    pool.leases.set(id, lease);
+    this.#armRenewal();
+    return lease;
+  }
+
+  async release(lease: Lease): Promise<void> {
+    // A lease of another state, or one already released, frees nothing.
+    if (!(lease instanceof RedisLease) || lease.owner !== this || lease.isReleased) return;
+    lease.isReleased = true;
+    this.#forget(lease);
+    await this.#releaseInRedis(lease);
+  }
+
+  /**
+   * Calls `onFree` when a permit of `key` may have come free in another process: on every release
+   * notification, when the earliest lease lapses, and at least every `pollIntervalMs`.
+   */
+  watch(key: string, onFree: () => void): () => void {
+    if (this.#isClosed) return () => undefined;
+    let watch = this.#watches.get(key);
+    if (watch === undefined) {
+      const channel = this.#keyspace.keyFor(key, 'released');
+      watch = { key, channel, listeners: new Set(), timer: undefined, dueAtMs: Infinity };
+      this.#watches.set(key, watch);
+      this.#channelKeys.set(channel, key);
+      this.#subscribe(watch);
+      const refusal = this.#lastRefusal;
+      const lapseInMs =
+        refusal?.key === key ? Math.max(0, refusal.lapsesAtMs - this.#settings.clock.now()) : Infinity;
+      this.#armWake(watch, Math.min(this.#settings.pollIntervalMs, lapseInMs));
+    }
+    const listener = { onFree };
+    watch.listeners.add(listener);
+    const current = watch;
+    return () => {
+      if (!current.listeners.delete(listener) || current.listeners.size > 0) return;
+      this.#unwatch(current);
+    };
+  }
+
+  /**
+   * Stops renewing and watching, and closes the subscriber connection this state opened. Leases
+   * still held are not released: they lapse `leaseMs` after their last renewal. Later grants are
+   * given back at once.
+   */
+  close(): void {
+    this.#isClosed = true;
+    if (this.#renewTimer !== undefined) this.#settings.clock.clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
+    this.#held.clear();
+    for (const watch of [...this.#watches.values()]) this.#unwatch(watch);
+  }
+
+  async #releaseInRedis(lease: RedisLease): Promise<void> {
+    const [leasesKey, , channel] = this.#keyspace.keysFor(lease.key) as [string, string, string];
+    try {
+      await releaseScript.run(this.#redis, [leasesKey], [lease.id, channel]);
+    } catch (error) {
+      // The lease lapses by itself after leaseMs; the caller's call is over either way.
+      throw new BackendUnavailableError(this.#errorSource, error);
+    }
+  }
+
+  #forget(lease: RedisLease): void {
+    const pool = this.#held.get(lease.key);
+    if (pool === undefined) return;
+    pool.leases.delete(lease.id);
+    if (pool.leases.size === 0) this.#held.delete(lease.key);
+    if (this.#held.size === 0 && this.#renewTimer !== undefined) {
+      this.#settings.clock.clearTimeout(this.#renewTimer);
+      this.#renewTimer = undefined;
+    }
+  }
+
+  #armRenewal(): void {
+    if (this.#renewTimer !== undefined || this.#isRenewing || this.#held.size === 0) return;
+    const { clock, renewMs } = this.#settings;
+    this.#renewTimer = clock.setTimeout(this.#onRenewTimer, renewMs);
+    // Held permits lapse by themselves: a renewal never keeps the process alive.
+    clock.keepAlive?.(this.#renewTimer, false);
+  }
+
+  readonly #onRenewTimer = (): void => {
+    this.#renewTimer = undefined;
+    this.#isRenewing = true;
+    void this.#renewAll().finally(() => {
+      this.#isRenewing = false;
+      if (!this.#isClosed) this.#armRenewal();
+    });
+  };
+
+  /** One round-trip per key extends every lease of that key this state holds. */
+  async #renewAll(): Promise<void> {
+    const pools = [...this.#held.entries()];
+    await Promise.all(
+      pools.map(async ([key, pool]) => {
+        const ids = [...pool.leases.keys()];
+        let expiries: number[];
+        try {
+          expiries = await renewScript.run(
+            this.#redis,
+            [pool.leasesKey, pool.tokenKey],
+            [this.#settings.leaseMs, '', ...ids],
+          );
+        } catch {
+          // Redis is away: try again at the next tick; leases lapse if it stays away leaseMs.
+          return;
+        }
+        for (const [index, id] of ids.entries()) {
+          const lease = pool.leases.get(id);
+          // Released while the renewal was on its way: nothing to do.
+          if (lease === undefined) continue;
+          const expiresAtMs = expiries[index] ?? 0;
+          if (expiresAtMs > 0) {
+            lease.expiresAtMs = expiresAtMs;
+            continue;
+          }
+          lease.isLost = true;
+          pool.leases.delete(id);
+          this.#settings.onLeaseLost?.(id);
+        }
+        if (pool.leases.size === 0 && this.#held.get(key) === pool) this.#held.delete(key);
+      }),
+    );
+  }
+
+  #noteRefusal(key: string, nextLapseMs: number): void {
+    const lapsesAtMs = this.#settings.clock.now() + nextLapseMs;
+    this.#lastRefusal = { key, lapsesAtMs };
+    const watch = this.#watches.get(key);
+    // Wake when the earliest lease lapses: +1 ms, since a lease lapses once its expiry has passed.
+    if (watch !== undefined && lapsesAtMs + 1 < watch.dueAtMs) this.#armWake(watch, nextLapseMs + 1);
+  }
+
+  #armWake(watch: Watch, delayMs: number): void {
+    const { clock } = this.#settings;
+    if (watch.timer !== undefined) clock.clearTimeout(watch.timer);
+    watch.dueAtMs = clock.now() + delayMs;
+    watch.timer = clock.setTimeout(() => {
+      watch.timer = undefined;
+      if (this.#watches.get(watch.key) !== watch) return;
+      this.#armWake(watch, this.#settings.pollIntervalMs);
+      this.#wake(watch);
+    }, delayMs);
+  }
+
+  #wake(watch: Watch): void {
+    for (const listener of [...watch.listeners]) {
+      try {
+        listener.onFree();
+      } catch {
+        // A listener is the bulkhead's drain, which reports its own errors to its callers.
+      }
+    }
+  }
+
+  #unwatch(watch: Watch): void {
+    if (this.#watches.get(watch.key) !== watch) return;
+    this.#watches.delete(watch.key);
+    this.#channelKeys.delete(watch.channel);
+    watch.listeners.clear();
+    if (watch.timer !== undefined) this.#settings.clock.clearTimeout(watch.timer);
+    watch.timer = undefined;
+    const subscriber = this.#subscriber;
+    if (subscriber === undefined) return;
+    if (this.#watches.size === 0 && this.#settings.subscriber === undefined) {
+      // Our own connection: closed once nobody waits, so it never keeps the process alive.
+      this.#subscriber = undefined;
+      this.#hasMessageListener = false;
+      subscriber.disconnect();
+      return;
+    }
+    subscriber.unsubscribe(watch.channel).catch(() => undefined);
+  }
+
+  #subscriberOf(): RedisSubscriberLike | undefined {
+    if (this.#subscriber !== undefined) return this.#subscriber;
+    const given = this.#settings.subscriber;
+    const subscriber =
+      given ?? (typeof this.#redis.duplicate === 'function' ? this.#redis.duplicate() : undefined);
+    if (subscriber === undefined) return undefined;
+    if (!this.#hasMessageListener || given === undefined) {
+      subscriber.on('message', this.#onMessage);
+      this.#hasMessageListener = true;
+    }
+    this.#subscriber = subscriber;
+    return subscriber;
+  }
+
+  #subscribe(watch: Watch): void {
+    const subscriber = this.#subscriberOf();
+    if (subscriber === undefined) return;
+    subscriber.subscribe(watch.channel).then(
+      // A release that landed between the refusal and the subscription was not heard: ask again.
+      () => {
+        if (this.#watches.get(watch.key) === watch) this.#wake(watch);
+      },
+      // The poll timer keeps the waiters going.
+      () => undefined,
+    );
+  }
+
+  readonly #onMessage = (channel: string): void => {
+    const key = this.#channelKeys.get(channel);
+    const watch = key === undefined ? undefined : this.#watches.get(key);
+    if (watch !== undefined) this.#wake(watch);
+  };
+}
+
+/**
+ * A `state` for the local `bulkhead` that keeps its permits in Redis: what {@link redisBulkhead}
+ * passes. The bulkhead's `maxConcurrent` becomes the cluster-wide limit.
+ *
+ * @param redis - an ioredis `Redis` or `Cluster`
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { bulkhead } from '@hyx/local';
+ * import { redisBulkheadState } from '@hyx/distributed';
+ * const redis = new Redis({ host: '127.0.0.1', port: 6380 });
+ * const db = bulkhead({ name: 'db', maxConcurrent: 10, state: redisBulkheadState(redis, { name: 'db' }) });
+ * ```
+ */
+export function redisBulkheadState(
+  redis: RedisLike & Partial<DuplicableRedis>,
+  options: Omit<RedisBulkheadStateOptions, 'maxConcurrent'>,
+): BulkheadStateProvider {
+  return (settings) => new RedisBulkheadState(redis, { ...options, maxConcurrent: settings.maxConcurrent });
+}

@@ -1,0 +1,185 @@
+/**
+ * The Redis bulkhead beyond the shared contract: leases that lapse, renewal, TTLs, and waiters of
+ * one instance woken by another instance's release or by a dead holder's lease lapsing. Two
+ * connections stand for two processes; test/faults/ runs real ones.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { RedisBulkheadState, RedisKeyspace, redisBulkhead } from '@hyx/distributed';
+import { FakeClock } from '@hyx/local/testing';
+
+import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { waitUntil } from '../support/wait-until.js';
+
+const RUN_ID = Math.random().toString(36).slice(2, 8);
+let server: RedisServer;
+let first: Redis;
+let second: Redis;
+let nameCount = 0;
+const states: RedisBulkheadState[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  first = server.connect();
+  second = server.connect();
+});
+afterAll(async () => {
+  await server.stop();
+});
+afterEach(() => {
+  for (const state of states.splice(0)) state.close();
+});
+
+const newName = (): string => `bulkhead-${RUN_ID}-${++nameCount}`;
+
+function keysOf(name: string): { leases: string; token: string } {
+  const [leases, token] = new RedisKeyspace({
+    pattern: 'bulkhead',
+    name,
+    parts: ['leases', 'token', 'released'],
+  }).keysFor(name) as [string, string, string];
+  return { leases, token };
+}
+
+function stateOf(
+  client: Redis,
+  options: Partial<ConstructorParameters<typeof RedisBulkheadState>[1]> & { name: string },
+): RedisBulkheadState {
+  const state = new RedisBulkheadState(client, { maxConcurrent: 1, leaseMs: 60_000, ...options });
+  states.push(state);
+  return state;
+}
+
+interface Gate {
+  readonly promise: Promise<string>;
+  open(value: string): void;
+}
+
+function gate(): Gate {
+  let open!: (value: string) => void;
+  const promise = new Promise<string>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+describe('RedisBulkheadState', () => {
+  it('gives one holder asking five times of three permits three distinct leases, then refuses', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 3 });
+    const leases = [];
+    for (let index = 0; index < 5; index++) leases.push(await state.acquire(name));
+    const granted = leases.filter((lease) => lease !== undefined);
+    expect(granted).toHaveLength(3);
+    expect(new Set(granted.map((lease) => lease.id)).size).toBe(3);
+    expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(3);
+    expect(state.heldCount).toBe(3);
+  });
+
+  it('lets a lease lapse leaseMs after its grant: refused at T + leaseMs - 1, granted at T + leaseMs', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, leaseMs: 1000 });
+    const t = 1_700_000_000_000;
+    const old = await state.acquire(name, t);
+    expect(old?.expiresAtMs).toBe(t + 1000);
+    expect(await state.acquire(name, t + 999)).toBeUndefined();
+    const next = await state.acquire(name, t + 1000);
+    expect(next).toBeDefined();
+    expect(next!.fencingToken).toBeGreaterThan(old!.fencingToken);
+    // The lapsed lease's release frees nothing: the new holder keeps its permit.
+    await state.release(old!);
+    expect(await state.acquire(name, t + 1001)).toBeUndefined();
+  });
+
+  it('gives every key a TTL of at most twice leaseMs', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, leaseMs: 5000 });
+    await state.acquire(name);
+    const { leases, token } = keysOf(name);
+    for (const key of [leases, token]) {
+      const ttl = Number(await server.command('PTTL', key));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(10_000);
+    }
+  });
+
+  it('renews held leases every renewMs, all of a key in one round-trip, and stops once released', async () => {
+    const name = newName();
+    const clock = new FakeClock();
+    const state = stateOf(first, { name, maxConcurrent: 2, leaseMs: 60_000, renewMs: 1000, clock });
+    const a = (await state.acquire(name))!;
+    const b = (await state.acquire(name))!;
+    const before = a.expiresAtMs!;
+    await delay(5);
+    await clock.advance(1000);
+    await waitUntil('the renewal moved the expiry on', () => a.expiresAtMs! > before);
+    const score = Number(await server.command('ZSCORE', keysOf(name).leases, a.id));
+    expect(score).toBe(a.expiresAtMs);
+    expect(b.expiresAtMs).toBe(a.expiresAtMs);
+    await state.release(a);
+    await state.release(b);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('reports a lease a renewal finds gone, and stops renewing it', async () => {
+    const name = newName();
+    const clock = new FakeClock();
+    const lost: string[] = [];
+    const state = stateOf(first, { name, renewMs: 1000, clock, onLeaseLost: (id) => lost.push(id) });
+    const lease = (await state.acquire(name))!;
+    await server.command('ZREM', keysOf(name).leases, lease.id);
+    await clock.advance(1000);
+    await waitUntil('the loss is reported', () => lost.length === 1);
+    expect(lost).toEqual([lease.id]);
+    expect(state.heldCount).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('redisBulkhead across instances', () => {
+  it("wakes a waiter of instance 2 on instance 1's release (pub/sub), long before its poll interval", async () => {
+    const name = newName();
+    // A poll interval beyond waitUntil's bound: only the notification can wake the waiter in time.
+    const options = { name, maxConcurrent: 1, maxQueue: 1, pollIntervalMs: 600_000 };
+    const one = redisBulkhead(first, options);
+    const two = redisBulkhead(second, options);
+    const work = gate();
+    const started: string[] = [];
+    const held = one.execute(() => {
+      started.push('one');
+      return work.promise;
+    });
+    await waitUntil('instance 1 holds the permit', () => started.length === 1);
+    const waiting = two.execute(() => {
+      started.push('two');
+      return 'two';
+    });
+    await waitUntil('instance 2 waits', () => two.queued === 1);
+    await delay(20); // let its subscription land; a release before it is caught by the re-check
+    work.open('one');
+    await expect(held).resolves.toBe('one');
+    await expect(waiting).resolves.toBe('two');
+    expect(started).toEqual(['one', 'two']);
+  });
+
+  it("serves a waiter when a dead holder's lease lapses, not one poll interval later", async () => {
+    const name = newName();
+    const leaseMs = 300;
+    const dead = stateOf(first, { name, leaseMs });
+    expect(await dead.acquire(name)).toBeDefined();
+    dead.close(); // stops renewing, as a killed process would
+    const grantedAtMs = Date.now();
+    const survivor = redisBulkhead(second, {
+      name,
+      maxConcurrent: 1,
+      maxQueue: 1,
+      leaseMs,
+      pollIntervalMs: 600_000,
+    });
+    await expect(survivor.execute(() => 'ran')).resolves.toBe('ran');
+    expect(Date.now() - grantedAtMs).toBeGreaterThanOrEqual(leaseMs - 50);
+  });
+});
