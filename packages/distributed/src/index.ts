@@ -58,3 +58,4 @@ export {
 } from './bulkhead/redis-bulkhead-options.js';
 export { RedisBulkheadState, redisBulkheadState } from './bulkhead/redis-bulkhead-state.js';
 export { redisBulkhead } from './bulkhead/redis-bulkhead.js';
+export { redlockLock } from './lock/redlock-lock.js';

@@ -53,6 +53,14 @@ export const LUA_SCRIPTS = {
     args: { count: 3, isVariadic: false },
     commands: ["GET","HMGET","HSET","PEXPIRE","PTTL","SET","TIME"],
   },
+  "lease/advance-fence": {
+    name: "lease/advance-fence",
+    source: "-- lease/advance-fence\n--\n-- Purpose: advances a fencing counter on one of several independent Redis masters and returns the\n-- new token; redlockLock calls it on every master after a quorum granted the lock, takes the\n-- highest token a quorum answered, then calls it again with that token as the floor so a quorum\n-- holds at least it (any two quorums share a master, so the next grant sees it).\n--\n-- KEYS[1]: the fencing counter, a string: the last token this master issued or was raised to.\n-- ARGV[1]: the floor, a decimal token (0 for none): the new token is at least this.\n-- ARGV[2]: how long the counter outlives this call, milliseconds (integer > 0).\n--\n-- Reply: string, the new token in decimal: max(last + 1, server time in microseconds, floor).\n--\n-- Invariants: the counter only grows while its key lives; after it expired, the server time in\n--   microseconds keeps new tokens above old ones unless the server clock stepped back.\n\nredis.replicate_commands()\n\nlocal time = redis.call('TIME')\nlocal now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])\nlocal last = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\nlocal floor = tonumber(ARGV[1]) or 0\nlocal token = string.format('%.0f', math.max(last + 1, now_us, floor))\nredis.call('SET', KEYS[1], token, 'PX', tonumber(ARGV[2]))\nreturn token\n",
+    sha1: "4974239c0f4c8d19e3f0217730d58cd0655af0c4",
+    keys: { count: 1, isVariadic: false },
+    args: { count: 2, isVariadic: false },
+    commands: ["GET","SET","TIME"],
+  },
   "lease/release": {
     name: "lease/release",
     source: "-- lease/release\n--\n-- Purpose: gives a lease back, in one round-trip that also tells whether the caller still held\n-- it. A lease held by another holder (the caller's expired and was granted again) is left alone.\n--\n-- KEYS[1]: the lease hash { holder, token } (see lease/acquire).\n-- ARGV[1]: the holder id given to lease/acquire.\n-- ARGV[2]: the fencing token lease/acquire granted (decimal string).\n--\n-- Reply: integer, 1 when the caller's lease was deleted, 0 when the caller was not the owner\n--   (its lease had expired, was released already, or belongs to another holder now).\n--\n-- Invariants: never deletes another holder's lease; never touches the fencing counter, so tokens\n--   keep growing across releases.\n\nlocal current = redis.call('HMGET', KEYS[1], 'holder', 'token')\nif current[1] == ARGV[1] and current[2] == ARGV[2] then\n  redis.call('DEL', KEYS[1])\n  return 1\nend\nreturn 0\n",
