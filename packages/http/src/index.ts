@@ -15,7 +15,7 @@ export {
   type RateLimitedDetails,
 } from './core/http-rate-limit-options.js';
 export { httpRateLimit, type HttpRateLimit, type HttpRateLimitVerdict } from './core/http-rate-limit.js';
-export { ClientClosedError, responseForError } from './core/protect-core.js';
+export { ClientClosedError, responseForError, type ProtectOptions } from './core/protect-core.js';
 export {
   CORRELATION_ID_HEADER,
   HYX_TIMEOUT_HEADER,

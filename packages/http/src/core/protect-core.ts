@@ -67,6 +67,38 @@ export function responseForError(error: unknown): HttpResponsePlan | undefined {
 }
 
 /**
+ * Options of `protect` (Express and Fastify).
+ *
+ * @example
+ * ```ts
+ * import type { ProtectOptions } from '@hyx/http';
+ * // This route's work takes about 200 ms: do not start it with less budget left.
+ * const options: ProtectOptions = { minBudgetMs: 200 };
+ * ```
+ */
+export interface ProtectOptions {
+  /**
+   * When the request's hyx context has less budget left than this, answer 504 at once without
+   * running the handler: work that cannot finish before the caller gives up is not started.
+   * @defaultValue `0`
+   */
+  readonly minBudgetMs?: number | undefined;
+  /** @defaultValue `systemClock` of `@hyx/local` */
+  readonly clock?: Clock | undefined;
+}
+
+/** Checks {@link ProtectOptions} once, when `protect` is called. @internal */
+export function checkProtectOptions(options: ProtectOptions): void {
+  const minBudgetMs: unknown = options.minBudgetMs;
+  if (minBudgetMs === undefined) return;
+  if (typeof minBudgetMs !== 'number' || !(minBudgetMs >= 0) || !Number.isFinite(minBudgetMs)) {
+    throw new RangeError(
+      `protect: minBudgetMs must be a finite number >= 0, got ${typeof minBudgetMs === 'number' ? minBudgetMs : typeof minBudgetMs}`,
+    );
+  }
+}
+
+/**
  * Runs work under `policy` for one request. The work's signal aborts when the client closes the
  * connection (`closed`) and when the hyx context's deadline passes (with a `TimeoutError`, which
  * becomes a 504); everything the policy adds (its own timeout, a hedge) comes on top.
@@ -77,19 +109,23 @@ export function runProtected<T, TAlt>(
   policy: Policy<TAlt>,
   work: (context: ExecutionContext) => T | PromiseLike<T>,
   closed: AbortSignal,
-  clock: Clock = systemClock,
+  options: ProtectOptions,
 ): Promise<T | TAlt> {
   const deadlineMs = currentContext()?.deadlineMs;
   if (deadlineMs === undefined) return policy.execute(work, { signal: closed });
+  const clock = options.clock ?? systemClock;
   const budgetMs = Math.max(0, deadlineMs - clock.now());
+  const source = { policyKind: 'timeout', policyName: 'request-deadline' } as const;
+  if (budgetMs === 0 || budgetMs < (options.minBudgetMs ?? 0)) {
+    return Promise.reject(new TimeoutError(source, budgetMs));
+  }
   const deadline = new AbortController();
   const expired = (): void => {
-    deadline.abort(new TimeoutError({ policyKind: 'timeout', policyName: 'request-deadline' }, budgetMs));
+    deadline.abort(new TimeoutError(source, budgetMs));
   };
-  if (budgetMs === 0) expired();
-  const timer = budgetMs === 0 ? undefined : clock.setTimeout(expired, budgetMs);
+  const timer = clock.setTimeout(expired, budgetMs);
   const signal = AbortSignal.any([closed, deadline.signal]);
   return policy.execute(work, { signal }).finally(() => {
-    if (timer !== undefined) clock.clearTimeout(timer);
+    clock.clearTimeout(timer);
   });
 }

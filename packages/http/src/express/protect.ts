@@ -2,7 +2,13 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import { withContext, type ExecutionContext, type Policy } from '@hyx/local';
 
-import { ClientClosedError, responseForError, runProtected } from '../core/protect-core.js';
+import {
+  ClientClosedError,
+  checkProtectOptions,
+  responseForError,
+  runProtected,
+  type ProtectOptions,
+} from '../core/protect-core.js';
 import { rememberedContext } from '../deadline/remembered-context.js';
 import { sendPlan } from './express-request-info.js';
 
@@ -27,7 +33,8 @@ export type ProtectedHandler = (request: Request, response: Response, context: E
  * Runs route handlers under a policy or pipeline (`compose(...)`). What hyx refuses or gives up on
  * becomes an HTTP answer: circuit open → 503 with `Retry-After`, bulkhead full → 503, timeout (of
  * the policy, or of the request's deadline) → 504, rate limited → 429. Other errors go to `next`,
- * to your error handler. When the client closes the connection, the handler's signal aborts with a
+ * to your error handler. With `minBudgetMs`, a request whose deadline leaves less than that is
+ * answered 504 before the handler runs. When the client closes the connection, the handler's signal aborts with a
  * {@link ClientClosedError} and nothing more is written.
  *
  * @returns a function that turns a {@link ProtectedHandler} into an Express handler; reuse it for
@@ -47,7 +54,11 @@ export type ProtectedHandler = (request: Request, response: Response, context: E
  * }));
  * ```
  */
-export function protect<TAlt>(policy: Policy<TAlt>): (handler: ProtectedHandler) => RequestHandler {
+export function protect<TAlt>(
+  policy: Policy<TAlt>,
+  options: ProtectOptions = {},
+): (handler: ProtectedHandler) => RequestHandler {
+  checkProtectOptions(options);
   return (handler) => (request: Request, response: Response, next: NextFunction) => {
     const closed = new AbortController();
     const onClose = (): void => {
@@ -55,7 +66,7 @@ export function protect<TAlt>(policy: Policy<TAlt>): (handler: ProtectedHandler)
     };
     response.once('close', onClose);
     const run = (): Promise<unknown> =>
-      runProtected(policy, (context) => handler(request, response, context), closed.signal);
+      runProtected(policy, (context) => handler(request, response, context), closed.signal, options);
     const init = rememberedContext(request);
     const outcome = init === undefined ? run() : withContext(init, run);
     outcome.then(

@@ -2,7 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { withContext, type ExecutionContext, type Policy } from '@hyx/local';
 
-import { ClientClosedError, responseForError, runProtected } from '../core/protect-core.js';
+import {
+  ClientClosedError,
+  checkProtectOptions,
+  responseForError,
+  runProtected,
+  type ProtectOptions,
+} from '../core/protect-core.js';
 import { rememberedContext } from '../deadline/remembered-context.js';
 import { sendPlan } from './fastify-request-info.js';
 
@@ -29,7 +35,8 @@ export type ProtectedHandler = (
 /**
  * Runs Fastify route handlers under a policy or pipeline: circuit open → 503 with `Retry-After`,
  * bulkhead full → 503, timeout (the policy's, or the request's deadline) → 504, rate limited →
- * 429; other errors go to Fastify's error handler. When the client closes the connection, the
+ * 429; other errors go to Fastify's error handler. With `minBudgetMs`, a request whose deadline
+ * leaves less than that is answered 504 before the handler runs. When the client closes the connection, the
  * handler's signal aborts with a {@link ClientClosedError} and nothing is written.
  *
  * @returns a function that turns a {@link ProtectedHandler} into a Fastify handler.
@@ -50,7 +57,9 @@ export type ProtectedHandler = (
  */
 export function protect<TAlt>(
   policy: Policy<TAlt>,
+  options: ProtectOptions = {},
 ): (handler: ProtectedHandler) => (request: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
+  checkProtectOptions(options);
   return (handler) => async (request, reply) => {
     const closed = new AbortController();
     const onClose = (): void => {
@@ -58,7 +67,7 @@ export function protect<TAlt>(
     };
     reply.raw.once('close', onClose);
     const run = (): Promise<unknown> =>
-      runProtected(policy, (context) => handler(request, reply, context), closed.signal);
+      runProtected(policy, (context) => handler(request, reply, context), closed.signal, options);
     const init = rememberedContext(request.raw);
     let failure: { readonly error: unknown } | undefined;
     try {
