@@ -89,11 +89,16 @@ function isCallerError(error: unknown): boolean {
   return error instanceof TypeError || error instanceof RangeError;
 }
 
-/** What a client tells about its connection (ioredis `status`), when it tells anything. */
-function isDisconnected(client: RedisLike): boolean {
+/**
+ * Whether the client says (ioredis `status`) that a command sent now would not reach Redis at once
+ * but wait in its offline queue, and run in a later window after we decided without it. Outside an
+ * window after we decided without it. Once Redis has answered, only a `ready` connection counts;
+ * before that a starting client is `wait` or `connecting` and queues the first calls on purpose.
+ */
+function isDisconnected(client: RedisLike, hasConnected: boolean): boolean {
   const status = (client as { readonly status?: unknown }).status;
-  // Sending while ioredis reconnects would park the command in its offline queue and run it in a
-  // later window, after we decided without it: refuse at once instead.
+  if (typeof status !== 'string') return false;
+  if (hasConnected) return status !== 'ready';
   return status === 'reconnecting' || status === 'close' || status === 'end';
 }
 
@@ -168,6 +173,8 @@ export class RedisRateLimiterState implements RateLimiterState {
   #outageStartedMs: number | undefined;
   /** During an outage one call at a time goes to Redis (the probe); the others fall back at once. */
   #isProbing = false;
+  /** Set once Redis has answered: from then on, a client that is not `ready` counts as down. */
+  #hasConnected = false;
 
   constructor(
     client: RedisLike,
@@ -304,11 +311,11 @@ export class RedisRateLimiterState implements RateLimiterState {
     head: RateLimitStateRequest,
     requests: readonly RateLimitStateRequest[],
   ): Promise<RateLimitStateDecision[]> {
-    if (isDisconnected(this.#client)) throw new BackendDisconnectedError();
+    const isProbe = this.#outageStartedMs !== undefined;
+    if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
     const args: LuaArgument[] = [this.#nowArg(head.nowMs), this.#limitArgs[0] ?? '', requests.length];
     for (let index = 1; index < this.#limitArgs.length; index++) args.push(this.#limitArgs[index] ?? 0);
     for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
-    const isProbe = this.#outageStartedMs !== undefined;
     if (isProbe) this.#isProbing = true;
     const call = acquireScript.run(this.#client, this.#keyspace.keysFor(head.key), args);
     if (isProbe) {
@@ -323,6 +330,7 @@ export class RedisRateLimiterState implements RateLimiterState {
     if (reply.length !== requests.length * FIELDS_PER_DECISION) {
       throw new TypeError(`Lua script "rate-limiter/acquire": expected ${requests.length} decisions`);
     }
+    this.#hasConnected = true;
     this.#succeeded();
     const decisions: RateLimitStateDecision[] = [];
     for (let at = 0; at < reply.length; at += FIELDS_PER_DECISION) {
