@@ -59,3 +59,18 @@ export {
 export { RedisBulkheadState, redisBulkheadState } from './bulkhead/redis-bulkhead-state.js';
 export { redisBulkhead } from './bulkhead/redis-bulkhead.js';
 export { redlockLock } from './lock/redlock-lock.js';
+export {
+  REDIS_CIRCUIT_BREAKER_DEFAULTS,
+  type RedisCircuitBreakerOptions,
+  type RedisCircuitBreakerStateOptions,
+} from './circuit-breaker/redis-circuit-breaker-options.js';
+export {
+  RedisCircuitBreakerState,
+  redisCircuitBreakerState,
+  type ObservedTransition,
+  type RedisCircuitBreakerStateFactoryOptions,
+} from './circuit-breaker/redis-circuit-breaker-state.js';
+export {
+  redisCircuitBreaker,
+  type RedisCircuitBreakerPolicy,
+} from './circuit-breaker/redis-circuit-breaker.js';

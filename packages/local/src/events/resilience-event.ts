@@ -94,6 +94,18 @@ export interface CircuitTransitionedEvent extends EventSource {
   readonly reason: string;
 }
 
+/**
+ * A circuit breaker whose state is shared (a Redis breaker) learned of a transition another
+ * instance made: from a reply of its state, or from a pub/sub message. `reason` is the other
+ * instance's reason, or `'unknown'` when several transitions may have happened in between.
+ */
+export interface CircuitObservedEvent extends EventSource {
+  readonly type: 'circuit.observed';
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  readonly reason: string;
+}
+
 /** A call was refused without running. */
 export interface CallRejectedEvent extends EventSource {
   readonly type: 'call.rejected';
@@ -189,6 +201,7 @@ export type ResilienceEvent =
   | CacheMissEvent
   | CacheCoalescedEvent
   | CircuitTransitionedEvent
+  | CircuitObservedEvent
   | CallRejectedEvent
   | BulkheadAcquiredEvent
   | BulkheadReleasedEvent
