@@ -74,3 +74,9 @@ export {
   redisCircuitBreaker,
   type RedisCircuitBreakerPolicy,
 } from './circuit-breaker/redis-circuit-breaker.js';
+export {
+  REDIS_RETRY_BUDGET_DEFAULTS,
+  type RedisRetryBudgetOptions,
+  type RetryBudgetBackendFailureMode,
+} from './retry/redis-retry-budget-options.js';
+export { redisRetryBudget } from './retry/redis-retry-budget.js';
