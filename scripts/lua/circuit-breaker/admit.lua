@@ -31,8 +31,8 @@
 --
 -- Invariants: every count and time is an integer below 2^53 and every rate the correctly rounded
 --   double a / b, so Lua and TypeScript decide alike. A closed circuit is admitted without any
---   write. Every transition moves the generation up by one; a probe slot belongs to the generation
---   that granted it. Every key written gets a TTL.
+--   write (but for its creation at first use). Every transition moves the generation up by one; a
+--   probe slot belongs to the generation that granted it. Every key written gets a TTL.
 
 local SETTINGS = 6
 redis.replicate_commands()
@@ -125,9 +125,9 @@ local function load()
   local v = redis.call('HMGET', KEYS[1], unpack(FIELDS))
   if not v[1] then
     C = { st = 'closed', g = 0, since = now, ou = 0, op = 0, pa = 0, ps = 0, pf = 0, psl = 0, iso = 0 }
+    -- Created at its first use, as the TypeScript state creates it (its sinceMs and head epoch
+    -- count from then); later admissions of a closed circuit write nothing.
     freshWindow(now)
-    -- A fresh circuit needs no write until something changes it.
-    isDirty = false
     return
   end
   C = { st = v[1] }

@@ -117,9 +117,9 @@ local function load()
   local v = redis.call('HMGET', KEYS[1], unpack(FIELDS))
   if not v[1] then
     C = { st = 'closed', g = 0, since = now, ou = 0, op = 0, pa = 0, ps = 0, pf = 0, psl = 0, iso = 0 }
+    -- Created at its first use, as the TypeScript state creates it (its sinceMs and head epoch
+    -- count from then); later admissions of a closed circuit write nothing.
     freshWindow(now)
-    -- A fresh circuit needs no write until something changes it.
-    isDirty = false
     return
   end
   C = { st = v[1] }
