@@ -1,6 +1,14 @@
 import type { InstrumentId, MeasurementLabels } from './measurement.js';
 
-/** The names of the backend-neutral labels. */
+/**
+ * The names of the backend-neutral labels.
+ *
+ * @example
+ * ```ts
+ * import { INSTRUMENTS, type LabelName } from '@hyx/telemetry';
+ * const labels: readonly LabelName[] = INSTRUMENTS['execution.duration'].labels; // kind, name, outcome
+ * ```
+ */
 export type LabelName = keyof MeasurementLabels;
 
 /**

@@ -3,7 +3,16 @@ import type { ExecuteOptions, ExecutionContext, Policy, PolicyKind, ResilienceEv
 
 import { errorTypeOf } from '../measurements/measurements-of.js';
 
-/** The name of every attempt span; the policy and the attempt number are attributes. */
+/**
+ * The name of every attempt span (`spans: 'attempts'`); the policy and the attempt number are
+ * attributes (`hyx.policy.kind`, `hyx.policy.name`, `hyx.attempt`).
+ *
+ * @example
+ * ```ts
+ * import { ATTEMPT_SPAN_NAME } from '@hyx/telemetry/opentelemetry';
+ * const isAttempt = (span: { name: string }) => span.name === ATTEMPT_SPAN_NAME; // 'hyx.attempt'
+ * ```
+ */
 export const ATTEMPT_SPAN_NAME = 'hyx.attempt';
 
 /**

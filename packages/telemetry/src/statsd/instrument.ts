@@ -16,7 +16,15 @@ import {
 } from '../measurements/instruments.js';
 import type { MeasurementLabels } from '../measurements/measurement.js';
 
-/** StatsD tags of one series, as `name: value` (hot-shots escapes values that would break the line). */
+/**
+ * StatsD tags of one series, as `name: value` (hot-shots escapes values that would break the line).
+ *
+ * @example
+ * ```ts
+ * import type { StatsdTags } from '@hyx/telemetry/statsd';
+ * const tags: StatsdTags = { policy_kind: 'retry', policy_name: 'api', event_type: 'retry.scheduled' };
+ * ```
+ */
 export type StatsdTags = Readonly<Record<string, string>>;
 
 /**

@@ -25,7 +25,7 @@ class InMemoryMetricReader extends MetricReader {
 }
 
 /** One data point, reduced to what tests assert on. */
-export interface Point {
+interface Point {
   readonly attributes: Attributes;
   /** A number for sums and gauges; `{ count, sum, counts }` for histograms. */
   readonly value:
