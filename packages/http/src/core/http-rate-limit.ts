@@ -9,6 +9,7 @@ import {
   type RateLimitKey,
   type RateLimitedDetails,
 } from './http-rate-limit-options.js';
+import { DECISION_TIMED_OUT, DecisionWatchdog } from './decision-watchdog.js';
 import { jsonResponse, type HttpResponsePlan } from './http-response-plan.js';
 import { rateLimitHeaders, secondsCeil, type PolicyDecision } from './rate-limit-headers.js';
 
@@ -57,7 +58,6 @@ interface Taken<TRequest> {
 }
 
 const NO_HEADERS: HttpRateLimitVerdict = Object.freeze({ allowed: true, headers: Object.freeze({}) });
-const DECISION_TIMED_OUT = Symbol('decision timed out');
 
 function checkNumber(name: string, value: unknown, min: number, integer: boolean): void {
   if (value === undefined) return;
@@ -136,7 +136,10 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     standard: options.standardHeaders ?? HTTP_RATE_LIMIT_DEFAULTS.standardHeaders,
     legacy: options.legacyHeaders ?? HTTP_RATE_LIMIT_DEFAULTS.legacyHeaders,
   };
-  const decisionTimeoutMs = options.decisionTimeoutMs ?? HTTP_RATE_LIMIT_DEFAULTS.decisionTimeoutMs;
+  const watchdog = new DecisionWatchdog(
+    clock,
+    options.decisionTimeoutMs ?? HTTP_RATE_LIMIT_DEFAULTS.decisionTimeoutMs,
+  );
   const limitedBody = options.limitedBody ?? defaultLimitedBody;
 
   const isSkipped = (request: TRequest, info: HttpRequestInfo): boolean =>
@@ -185,7 +188,7 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     });
     if (asked.length === 0) return NO_HEADERS;
     const all = Promise.allSettled(asked.map((entry) => entry.decision));
-    const settled = await withinMs(all, decisionTimeoutMs);
+    const settled = await watchdog.within(all);
     if (settled === DECISION_TIMED_OUT) {
       // The limiters may still answer: give back whatever they grant a request that was not served.
       void all.then((late) => {
@@ -226,23 +229,6 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     }));
     return rateLimitHeaders(decisions, { ...headerOptions, nowMs: clock.now() });
   };
-
-  const withinMs = <T>(promise: Promise<T>, timeoutMs: number): Promise<T | typeof DECISION_TIMED_OUT> =>
-    new Promise((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
-        resolve(DECISION_TIMED_OUT);
-      }, timeoutMs);
-      promise.then(
-        (value) => {
-          clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clock.clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
 
   return { check: decide };
 }

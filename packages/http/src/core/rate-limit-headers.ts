@@ -17,10 +17,18 @@ export function secondsCeil(ms: number): number {
   return Math.ceil(ms / 1000);
 }
 
+// Policy names come from configuration, so there are few: each is quoted once.
+const quotedNames = new Map<string, string>();
+
 /** A Structured Field string (RFC 9651 §3.3.3): printable ASCII, with `"` and `\` escaped. */
 function sfString(value: string): string {
-  const printable = value.replace(/[^\x20-\x7e]/g, '_');
-  return `"${printable.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+  let quoted = quotedNames.get(value);
+  if (quoted === undefined) {
+    const printable = value.replace(/[^\x20-\x7e]/g, '_');
+    quoted = `"${printable.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+    if (quotedNames.size < 1000) quotedNames.set(value, quoted);
+  }
+  return quoted;
 }
 
 /**

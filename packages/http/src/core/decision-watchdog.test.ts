@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+
+import { FakeClock } from '@hyx/local/testing';
+
+import { DECISION_TIMED_OUT, DecisionWatchdog } from './decision-watchdog.js';
+
+describe('DecisionWatchdog', () => {
+  it('times out each wait at its own deadline with one timer, and lets answered waits through', async () => {
+    const clock = new FakeClock(0);
+    const watchdog = new DecisionWatchdog(clock, 100);
+    const never = new Promise<string>(() => {});
+    const first = watchdog.within(never); // deadline 100
+    await clock.advance(40);
+    const answered = watchdog.within(Promise.resolve('allowed')); // deadline 140, answered at once
+    const second = watchdog.within(never); // deadline 140
+    expect(clock.pendingTimers).toBe(1);
+    expect(await answered).toBe('allowed');
+
+    const outcomes: unknown[] = [];
+    void first.then((value) => outcomes.push(['first', value]));
+    void second.then((value) => outcomes.push(['second', value]));
+    await clock.advance(59);
+    expect(outcomes).toEqual([]);
+    await clock.advance(1);
+    expect(outcomes).toEqual([['first', DECISION_TIMED_OUT]]);
+    await clock.advance(40);
+    expect(outcomes).toEqual([
+      ['first', DECISION_TIMED_OUT],
+      ['second', DECISION_TIMED_OUT],
+    ]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('passes a rejection through', async () => {
+    const watchdog = new DecisionWatchdog(new FakeClock(0), 100);
+    await expect(watchdog.within(Promise.reject(new Error('backend down')))).rejects.toThrow('backend down');
+  });
+});
