@@ -171,8 +171,12 @@ export class RedisRateLimiterState implements RateLimiterState {
   readonly #batches = new Map<string, Pending[]>();
   /** Set while Redis is considered down: from the first failure to the next success. */
   #outageStartedMs: number | undefined;
-  /** During an outage one call at a time goes to Redis (the probe); the others fall back at once. */
-  #isProbing = false;
+  /**
+   * Script calls sent and not yet settled (answered, failed, or dropped by the client), whether or
+   * not we still wait for them. During an outage a call goes to Redis (a probe) only when none is
+   * unsettled; the others fall back at once.
+   */
+  #unsettled = 0;
   /** Set once Redis has answered: from then on, a client that is not `ready` counts as down. */
   #hasConnected = false;
 
@@ -251,7 +255,7 @@ export class RedisRateLimiterState implements RateLimiterState {
   }
 
   tryAcquire(request: RateLimitStateRequest): Promise<RateLimitStateDecision> {
-    if (this.#outageStartedMs !== undefined && this.#isProbing) return this.#fallback(request, undefined);
+    if (this.#outageStartedMs !== undefined && this.#unsettled > 0) return this.#fallback(request, undefined);
     if (!this.#isBatching) return this.#decideAlone(request);
     return new Promise((resolve, reject) => {
       const batchKey = `${request.nowMs ?? ''}:${request.key}`;
@@ -264,7 +268,8 @@ export class RedisRateLimiterState implements RateLimiterState {
       this.#batches.set(batchKey, opened);
       // Everything asked for this key in the current tick goes in one script call.
       queueMicrotask(() => {
-        this.#batches.delete(batchKey);
+        // A full batch was replaced in the map by a newer one: leave that one be.
+        if (this.#batches.get(batchKey) === opened) this.#batches.delete(batchKey);
         void this.#decideBatch(opened);
       });
     });
@@ -272,13 +277,16 @@ export class RedisRateLimiterState implements RateLimiterState {
 
   async refund(request: RateLimitRefundRequest): Promise<void> {
     try {
+      if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
       await this.#withTimeout(
-        refundScript.run(this.#client, this.#keyspace.keysFor(request.key), [
-          this.#nowArg(request.nowMs),
-          this.#limitArgs[0] ?? '',
-          request.cost,
-          ...this.#limitArgs.slice(1),
-        ]),
+        this.#tracked(
+          refundScript.run(this.#client, this.#keyspace.keysFor(request.key), [
+            this.#nowArg(request.nowMs),
+            this.#limitArgs[0] ?? '',
+            request.cost,
+            ...this.#limitArgs.slice(1),
+          ]),
+        ),
       );
       this.#succeeded();
     } catch (error) {
@@ -311,21 +319,11 @@ export class RedisRateLimiterState implements RateLimiterState {
     head: RateLimitStateRequest,
     requests: readonly RateLimitStateRequest[],
   ): Promise<RateLimitStateDecision[]> {
-    const isProbe = this.#outageStartedMs !== undefined;
     if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
     const args: LuaArgument[] = [this.#nowArg(head.nowMs), this.#limitArgs[0] ?? '', requests.length];
     for (let index = 1; index < this.#limitArgs.length; index++) args.push(this.#limitArgs[index] ?? 0);
     for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
-    if (isProbe) this.#isProbing = true;
-    const call = acquireScript.run(this.#client, this.#keyspace.keysFor(head.key), args);
-    if (isProbe) {
-      // The probe flag falls when the command settles, not when we stop waiting: so during an
-      // outage at most one command sits in the client's queues, and at most one can land late.
-      call.then(
-        () => (this.#isProbing = false),
-        () => (this.#isProbing = false),
-      );
-    }
+    const call = this.#tracked(acquireScript.run(this.#client, this.#keyspace.keysFor(head.key), args));
     const reply = await this.#withTimeout(call);
     if (reply.length !== requests.length * FIELDS_PER_DECISION) {
       throw new TypeError(`Lua script "rate-limiter/acquire": expected ${requests.length} decisions`);
@@ -345,6 +343,20 @@ export class RedisRateLimiterState implements RateLimiterState {
       });
     }
     return decisions;
+  }
+
+  /**
+   * Counts `call` as unsettled until it settles, not until we stop waiting: so during an outage no
+   * more commands pile up in the client behind the ones Redis has not answered, and at most one
+   * probe at a time can land late.
+   */
+  #tracked<T>(call: Promise<T>): Promise<T> {
+    this.#unsettled++;
+    const settled = (): void => {
+      this.#unsettled--;
+    };
+    call.then(settled, settled);
+    return call;
   }
 
   #nowArg(nowMs: number | undefined): number {
