@@ -20,9 +20,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GAUGE_KEY = 'gauge:{bulkhead-faults}';
 
 const maxConcurrent = 10;
-/** Generous against a loaded machine: a live holder's renewal may be late by leaseMs - renewMs. */
+/**
+ * A live holder's renewal may be late by up to leaseMs - renewMs before its permits lapse under it,
+ * and the dead holder's permits lapse leaseMs - renewMs to leaseMs after the kill, leaving renewMs
+ * for the waiters' wake-up and acquire on a loaded machine.
+ */
 const leaseMs = 2_000;
-const renewMs = 250;
+const renewMs = 500;
 
 interface HolderReport {
   readonly type: 'ready' | 'entered' | 'churned';
