@@ -19,6 +19,8 @@ export interface RedisSubscriberLike {
   unsubscribe(channel: string): Promise<unknown>;
   /** Listens to the messages of every subscribed channel. */
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  /** Listens to connection errors (a subscriber the state opened ignores them: polling covers). */
+  on(event: 'error', listener: (error: Error) => void): unknown;
   /** Closes the connection at once. */
   disconnect(): void;
 }

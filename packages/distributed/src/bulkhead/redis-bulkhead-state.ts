@@ -24,6 +24,10 @@ import {
 
 type BulkheadPart = 'leases' | 'token' | 'released';
 
+function ignoreError(): void {
+  // Deliberately empty: see the caller.
+}
+
 /** What `bulkhead/acquire` answered. */
 type PermitGrant =
   | { readonly isGranted: true; readonly fencingToken: number; readonly expiresAtMs: number }
@@ -384,6 +388,8 @@ export class RedisBulkheadState implements BulkheadState {
       subscriber.on('message', this.#onMessage);
       this.#hasMessageListener = true;
     }
+    // Our own connection's errors (Redis restarting) are no one else's: the poll timer covers them.
+    if (given === undefined) subscriber.on('error', ignoreError);
     this.#subscriber = subscriber;
     return subscriber;
   }
