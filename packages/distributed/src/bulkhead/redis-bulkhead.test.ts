@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+
+import { FakeClock } from '@hyx/local/testing';
+
+import type { RedisLike } from '../redis-like.js';
+import { redisBulkhead } from './redis-bulkhead.js';
+import { RedisBulkheadState } from './redis-bulkhead-state.js';
+
+/** A Redis that fails every command, as one that is down does. */
+const downRedis: RedisLike = {
+  evalsha: () => Promise.reject(new Error('connect ECONNREFUSED')),
+  eval: () => Promise.reject(new Error('connect ECONNREFUSED')),
+};
+
+describe('redisBulkhead', () => {
+  it.each([
+    [{ maxConcurrent: 2, leaseMs: 5 }, RangeError, 'RedisBulkheadState "db": leaseMs must be in [10, '],
+    [
+      { maxConcurrent: 2, leaseMs: 1.5 },
+      TypeError,
+      'RedisBulkheadState "db": leaseMs must be an integer, got 1.5',
+    ],
+    [
+      { maxConcurrent: 2, leaseMs: 1000, renewMs: 1000 },
+      RangeError,
+      'RedisBulkheadState "db": renewMs must be < leaseMs (1000), got 1000',
+    ],
+    [
+      { maxConcurrent: 2, pollIntervalMs: 0 },
+      RangeError,
+      'RedisBulkheadState "db": pollIntervalMs must be in [1, ',
+    ],
+    [
+      { maxConcurrent: 2, onLeaseLost: 'log' },
+      TypeError,
+      'RedisBulkheadState "db": onLeaseLost must be a function',
+    ],
+  ])('rejects bad options at construction: %o', (options, type, message) => {
+    const build = () => redisBulkhead(downRedis, { name: 'db', ...(options as { maxConcurrent: number }) });
+    expect(build).toThrow(type);
+    expect(build).toThrow(message);
+  });
+
+  it('names the bulkhead in the error of a bad local option, as the local bulkhead does', () => {
+    expect(() => redisBulkhead(downRedis, { name: 'db', maxConcurrent: 0 })).toThrow(
+      'bulkhead "db": maxConcurrent must be >= 1, got 0',
+    );
+  });
+
+  it('rejects a call with BackendUnavailableError while Redis is down; the call never runs', async () => {
+    const db = redisBulkhead(downRedis, { name: 'db', maxConcurrent: 2, clock: new FakeClock() });
+    let runs = 0;
+    await expect(db.execute(() => ++runs)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    expect(runs).toBe(0);
+    expect(db.inFlight).toBe(0);
+  });
+
+  it('holds no timer and no connection when nothing is held or waited for', () => {
+    const clock = new FakeClock();
+    const state = new RedisBulkheadState(downRedis, { name: 'db', maxConcurrent: 1, clock });
+    const stop = state.watch('db', () => undefined);
+    expect(clock.pendingTimers).toBe(1); // the poll, while someone waits
+    stop();
+    expect(clock.pendingTimers).toBe(0);
+    state.close();
+  });
+});
