@@ -191,6 +191,26 @@ describe('measurementsOf', () => {
     expect(counted?.labels.reason).toBe('other');
   });
 
+  it('moves the state on a transition another instance made, seen through shared state', () => {
+    const source = { policyKind: 'circuit-breaker', policyName: 'payments' } as const;
+    const measurements = measurementsOf({
+      type: 'circuit.observed',
+      ...source,
+      from: 'closed',
+      to: 'open',
+      reason: 'unknown',
+    });
+    expect(
+      measurements.map((m) => [m.instrument, m.labels.eventType ?? m.labels.state, m.labels.reason, m.value]),
+    ).toEqual([
+      ['events', 'circuit.observed', 'unknown', 1],
+      ['circuit.state', 'closed', undefined, 0],
+      ['circuit.state', 'open', undefined, 1],
+      ['circuit.state', 'half-open', undefined, 0],
+      ['circuit.state', 'isolated', undefined, 0],
+    ]);
+  });
+
   it('takes a rate limiter’s source when the event carries one, bounded', () => {
     const decided = {
       type: 'rate-limit.decided',

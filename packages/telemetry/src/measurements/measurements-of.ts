@@ -65,7 +65,7 @@ export function circuitStateMeasurements(
  * | `execution.failed` | `errorType` | `execution.duration` (outcome `failure`) |
  * | `retry.scheduled` | `reason` (`error`/`result`), `errorType` | |
  * | `retry.exhausted`, `fallback.used`, `call.rejected` | `reason` | |
- * | `circuit.transitioned` | `reason` | `circuit.state`: 1 for `to`, 0 for the other states |
+ * | `circuit.transitioned`, `circuit.observed` | `reason` | `circuit.state`: 1 for `to`, 0 for the other states |
  * | `bulkhead.acquired`, `bulkhead.released` | | `bulkhead.in_flight`, `bulkhead.queued` levels |
  * | `rate-limit.decided` | | `rate_limit.decisions` (outcome, source when present) |
  * | `backend.failed` | `reason` (the `onBackendFailure` path), `errorType` | |
@@ -119,6 +119,9 @@ export function measurementsOf(event: ResilienceEvent): Measurement[] {
     case 'call.rejected':
       return [count({ reason: boundedWord(event.reason) })];
     case 'circuit.transitioned':
+    case 'circuit.observed':
+      // An observed transition (another instance's, seen through shared state) moves this instance's
+      // last known state just the same.
       return [
         count({ reason: boundedWord(event.reason) }),
         ...circuitStateMeasurements(policyKind, policyName, event.to),
@@ -173,6 +176,7 @@ export function labelShapeOf(event: ResilienceEvent): string {
     case 'call.rejected':
       return boundedWord(event.reason);
     case 'circuit.transitioned':
+    case 'circuit.observed':
       return `${boundedWord(event.reason)}\u001f${event.to}`;
     case 'backend.failed':
       return `${event.fallback}\u001f${errorTypeOf(event.error)}`;

@@ -11,6 +11,7 @@ const SPAN_EVENT_TYPES: ReadonlySet<ResilienceEventType> = new Set<ResilienceEve
   'fallback.used',
   'hedge.started',
   'circuit.transitioned',
+  'circuit.observed',
   'call.rejected',
   'backend.failed',
   'backend.recovered',
@@ -51,6 +52,7 @@ export function spanEventOf(event: ResilienceEvent): { name: string; attributes:
       attributes['hyx.attempt'] = event.attempt;
       break;
     case 'circuit.transitioned':
+    case 'circuit.observed':
       attributes['hyx.circuit.from'] = event.from;
       attributes['hyx.circuit.to'] = event.to;
       attributes['hyx.reason'] = boundedWord(event.reason);
