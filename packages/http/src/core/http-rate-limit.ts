@@ -142,6 +142,9 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
   );
   const limitedBody = options.limitedBody ?? defaultLimitedBody;
 
+  // Only a key function can answer with a promise; without one, keys are found with no await.
+  const hasKeyFunctions = limits.some((limit) => typeof limit.key === 'function');
+
   const isSkipped = (request: TRequest, info: HttpRequestInfo): boolean =>
     skipPaths.some((path) => (typeof path === 'string' ? path === info.path : path.test(info.path))) ||
     (options.skip?.(request, info) ?? false);
@@ -180,7 +183,9 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
   const decide = async (request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict> => {
     if (isSkipped(request, info)) return NO_HEADERS;
     const cost = costOf(request, info);
-    const keys = await Promise.all(limits.map(async (limit) => keyOf(limit.key, request, info)));
+    const keys = hasKeyFunctions
+      ? await Promise.all(limits.map(async (limit) => keyOf(limit.key, request, info)))
+      : limits.map((limit) => keyOf(limit.key, request, info) as string | undefined);
     const asked: { limit: ResolvedLimit<TRequest>; key: string; decision: Promise<RateLimitDecision> }[] = [];
     limits.forEach((limit, index) => {
       const key = keys[index];
