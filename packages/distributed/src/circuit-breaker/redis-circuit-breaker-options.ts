@@ -50,6 +50,14 @@ export interface RedisCircuitBreakerStateOptions {
    * @defaultValue 86_400_000 (a day)
    */
   readonly idleTtlMs?: number | undefined;
+  /**
+   * Coordinated recovery, for a breaker with a `healthCheck`: only the process holding the
+   * circuit's recovery lease (a `redisLock` of this many ms, renewed while held) runs the health
+   * checks; its verdict closes or re-opens the circuit for everyone. When it dies, another takes
+   * the lease once it lapses. Left out, every process that sees the open time end runs them
+   * (the probe slots still bound how many run at once).
+   */
+  readonly recoveryLeaseMs?: number | undefined;
 }
 
 /**
@@ -109,7 +117,13 @@ export function checkRedisCircuitBreakerOptions(
   };
   // Read as unknown: the options come from JavaScript callers too.
   const raw: { readonly [TOption in keyof RedisCircuitBreakerStateOptions]?: unknown } = options;
-  const { commandTimeoutMs, onBackendFailure, time, subscribe, idleTtlMs } = raw;
+  const { commandTimeoutMs, onBackendFailure, time, subscribe, idleTtlMs, recoveryLeaseMs } = raw;
+  if (recoveryLeaseMs !== undefined) {
+    if (typeof recoveryLeaseMs !== 'number' || !Number.isSafeInteger(recoveryLeaseMs))
+      fail(TypeError, 'recoveryLeaseMs', 'must be an integer', recoveryLeaseMs);
+    else if (recoveryLeaseMs < 100 || recoveryLeaseMs > MAX_TIMER_DELAY_MS)
+      fail(RangeError, 'recoveryLeaseMs', `must be in [100, ${MAX_TIMER_DELAY_MS}]`, recoveryLeaseMs);
+  }
   if (commandTimeoutMs !== undefined) {
     if (typeof commandTimeoutMs !== 'number')
       fail(TypeError, 'commandTimeoutMs', 'must be a number', commandTimeoutMs);

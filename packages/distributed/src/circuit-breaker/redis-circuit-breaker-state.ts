@@ -20,6 +20,8 @@ import {
 } from '@hyx/local';
 
 import type { DuplicableRedis, RedisSubscriberLike } from '../bulkhead/redis-bulkhead-options.js';
+import type { Lock, LockHandle } from '../lock/lock.js';
+import { redisLock } from '../lock/redis-lock.js';
 import { LUA_SCRIPTS } from '../lua.generated.js';
 import { integerReply } from '../lua-reply.js';
 import { LuaScript } from '../lua-script.js';
@@ -293,6 +295,10 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   readonly #fallbackAdmissions = new WeakSet<Admission>();
   /** The newest generation and state seen per key. */
   readonly #known = new Map<string, { generation: number; state: CircuitState }>();
+  /** Coordinated recovery: the lease length, when on. */
+  readonly #recoveryLeaseMs: number | undefined;
+  readonly #recoveryLocks = new Map<string, Lock>();
+  readonly #recoveryHandles = new Map<string, LockHandle>();
   #subscriber: RedisSubscriberLike | undefined;
   #ownsSubscriber = false;
   #outageStartedMs: number | undefined;
@@ -346,6 +352,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
     this.#isServerTime = (options.time ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.time) === 'server';
     this.#onTransition = options.onBackendTransition;
     this.#onObserved = options.onObserved;
+    this.#recoveryLeaseMs = settings.usesHealthCheck ? options.recoveryLeaseMs : undefined;
     if (this.#onBackendFailure === 'local') {
       this.#local = memoryCircuitBreakerState()(settings, context);
     }
@@ -363,6 +370,10 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   }
 
   async admit(key: string, nowMs?: number, purpose: AdmissionPurpose = 'call'): Promise<Admission> {
+    if (purpose === 'health-check' && this.#recoveryLeaseMs !== undefined) {
+      const refusal = await this.#unlessRecoveryLeader(key, nowMs, this.#recoveryLeaseMs);
+      if (refusal !== undefined) return refusal;
+    }
     let reply: AdmitReply;
     try {
       reply = await this.#run(admitScript, key, nowMs, [purpose]);
@@ -472,8 +483,11 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
     return this.#step(key, values).transitions;
   }
 
-  /** Stops listening to the breaker's channel (and closes the connection hyx opened for it). */
+  /** Stops listening to the breaker's channel (and closes the connection hyx opened for it), gives up recovery leases. */
   async close(): Promise<void> {
+    const handles = [...this.#recoveryHandles.values()];
+    this.#recoveryHandles.clear();
+    await Promise.all(handles.map((handle) => handle.release().catch(() => false)));
     const subscriber = this.#subscriber;
     if (subscriber === undefined) return;
     this.#subscriber = undefined;
@@ -482,6 +496,51 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * Coordinated recovery: `undefined` when this process holds (or has just taken) the circuit's
+   * recovery lease, so its health check may probe; otherwise a refusal that brings the health
+   * check back after one lease, when a dead holder's lease has lapsed.
+   */
+  async #unlessRecoveryLeader(
+    key: string,
+    nowMs: number | undefined,
+    leaseMs: number,
+  ): Promise<Admission | undefined> {
+    const held = this.#recoveryHandles.get(key);
+    if (held?.isHeld === true) return undefined;
+    let lock = this.#recoveryLocks.get(key);
+    if (lock === undefined) {
+      lock = redisLock(this.#client, {
+        name: `${this.#settings.name}:recovery:${key}`,
+        leaseMs,
+        clock: this.#clock,
+      });
+      this.#recoveryLocks.set(key, lock);
+    }
+    const handle = await lock.tryAcquire().catch(() => undefined);
+    if (handle !== undefined) {
+      this.#recoveryHandles.set(key, handle);
+      return undefined;
+    }
+    const inspection = await this.inspect(key, nowMs);
+    return {
+      isAllowed: false,
+      isProbe: false,
+      generation: this.#known.get(key)?.generation ?? 0,
+      state: inspection.state,
+      retryAfterMs: leaseMs,
+      transitions: inspection.transitions,
+    };
+  }
+
+  /** The recovery lease of a circuit that closed is given back: the next open elects afresh. */
+  #releaseRecovery(key: string): void {
+    const handle = this.#recoveryHandles.get(key);
+    if (handle === undefined) return;
+    this.#recoveryHandles.delete(key);
+    handle.release().catch(() => undefined);
+  }
 
   #step(key: string, values: readonly unknown[]): StepReply {
     const step = stepReply(values);
@@ -614,6 +673,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
       });
     }
     if (known === undefined || generation >= known.generation) this.#remember(key, generation, state);
+    if (state === 'closed' && this.#recoveryHandles.size > 0) this.#releaseRecovery(key);
   }
 
   #remember(key: string, generation: number, state: CircuitState): void {

@@ -45,8 +45,16 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
   #listeners: readonly Listener[] = [];
 
   constructor(client: RedisLike, options: RedisCircuitBreakerOptions) {
-    const { commandTimeoutMs, onBackendFailure, time, subscribe, subscriber, idleTtlMs, ...localOptions } =
-      options;
+    const {
+      commandTimeoutMs,
+      onBackendFailure,
+      time,
+      subscribe,
+      subscriber,
+      idleTtlMs,
+      recoveryLeaseMs,
+      ...localOptions
+    } = options;
     this.#inner = circuitBreaker({
       ...localOptions,
       state: (settings, context) => {
@@ -57,6 +65,7 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
           subscribe,
           subscriber,
           idleTtlMs,
+          recoveryLeaseMs,
           onBackendTransition: (transition) => {
             this.#emitBackend(transition);
           },
