@@ -1,8 +1,10 @@
 /**
  * Requests per second of a hello-world route on Express and on Fastify: bare, behind hyx's
  * rate-limit middleware (local limiter), and behind the peer users would pick instead
- * (`express-rate-limit`, `@fastify/rate-limit`). autocannon drives each server over loopback;
- * each server runs in its own process. Never a pass/fail test: the figures go to
+ * (`express-rate-limit`, `@fastify/rate-limit`), each with an in-process limiter and with Redis
+ * (`redisRateLimiter`; `rate-limit-redis`; `@fastify/rate-limit`'s `redis` option) on a
+ * `redis-server` the run starts on a free loopback port. autocannon drives each server over
+ * loopback; each server runs in its own process. Never a pass/fail test: the figures go to
  * docs/benchmarks.md, and only ratios within one run mean anything.
  *
  * Run: npm run build && node --import tsx bench/http/run.ts [durationSeconds] [filter]
@@ -14,22 +16,32 @@ import { fileURLToPath } from 'node:url';
 
 import autocannon from 'autocannon';
 
+import { startRedis, type RedisServer } from '../../test/support/redis-harness.js';
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CASES = [
   'express:bare',
   'express:hyx',
   'express:peer',
+  'express:hyx-redis',
+  'express:peer-redis',
   'fastify:bare',
   'fastify:hyx',
   'fastify:peer',
+  'fastify:hyx-redis',
+  'fastify:peer-redis',
 ] as const;
 const LABELS: Record<(typeof CASES)[number], string> = {
   'express:bare': 'Express, no middleware',
   'express:hyx': 'Express + @hyx/http rateLimit (local)',
   'express:peer': 'Express + express-rate-limit',
+  'express:hyx-redis': 'Express + @hyx/http rateLimit (Redis)',
+  'express:peer-redis': 'Express + express-rate-limit + rate-limit-redis',
   'fastify:bare': 'Fastify, no plugin',
   'fastify:hyx': 'Fastify + @hyx/http hyxRateLimit (local)',
   'fastify:peer': 'Fastify + @fastify/rate-limit',
+  'fastify:hyx-redis': 'Fastify + @hyx/http hyxRateLimit (Redis)',
+  'fastify:peer-redis': 'Fastify + @fastify/rate-limit (Redis)',
 };
 
 const durationSeconds = Number(process.argv[2] ?? 10);
@@ -48,9 +60,11 @@ async function load(url: string, seconds: number): Promise<autocannon.Result> {
   return autocannon({ url, connections: CONNECTIONS, duration: seconds });
 }
 
-async function measure(name: (typeof CASES)[number]): Promise<Row> {
+async function measure(name: (typeof CASES)[number], redis: RedisServer): Promise<Row> {
+  await redis.connect().flushall();
   const server = fork(path.join(HERE, 'server.ts'), [name], {
     execArgv: ['--import', 'tsx'],
+    env: { ...process.env, REDIS_PORT: String(redis.port) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -71,11 +85,18 @@ async function measure(name: (typeof CASES)[number]): Promise<Row> {
 }
 
 const rows: Row[] = [];
-for (const name of CASES) {
-  if (filter !== undefined && !name.includes(filter)) continue;
-  const row = await measure(name);
-  rows.push(row);
-  process.stdout.write(`${LABELS[name].padEnd(44)} ${row.requestsPerSecond.toFixed(0).padStart(8)} req/s\n`);
+const redis = await startRedis();
+try {
+  for (const name of CASES) {
+    if (filter !== undefined && !name.includes(filter)) continue;
+    const row = await measure(name, redis);
+    rows.push(row);
+    process.stdout.write(
+      `${LABELS[name].padEnd(50)} ${row.requestsPerSecond.toFixed(0).padStart(8)} req/s\n`,
+    );
+  }
+} finally {
+  await redis.stop();
 }
 
 const lines = ['| case | req/s | vs bare | p99 latency | non-2xx |', '|---|---:|---:|---:|---:|'];
