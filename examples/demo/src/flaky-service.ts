@@ -7,7 +7,7 @@ export type Behaviour =
   | { readonly kind: 'hang' };
 
 /** The error the service answers with, carrying an HTTP-like status. */
-export class ServiceError extends Error {
+class ServiceError extends Error {
   constructor(readonly status: number) {
     super(`inventory answered ${status}`);
     this.name = 'ServiceError';

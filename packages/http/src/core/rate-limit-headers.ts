@@ -36,7 +36,7 @@ function sfString(value: string): string {
  * A decision taken without the backend (a fallback) or by a limiter that does not know its numbers
  * is not shown, rather than showing `NaN` or made-up values.
  */
-export function isShowable(decision: RateLimitDecision): boolean {
+function isShowable(decision: RateLimitDecision): boolean {
   // `source: 'fallback'`: a Redis limiter decided without Redis (`onBackendFailure` 'allow' or
   // 'local'); its numbers are not the shared limit's.
   if ((decision as { readonly source?: unknown }).source === 'fallback') return false;

@@ -53,7 +53,7 @@ export interface TimeSource {
 }
 
 /** @internal */
-export type WindowData = ConsecutiveWindowData | CountWindowData | TimeWindowData;
+type WindowData = ConsecutiveWindowData | CountWindowData | TimeWindowData;
 
 /**
  * Everything one circuit remembers. Plain numbers and arrays, so it serialises to JSON and maps

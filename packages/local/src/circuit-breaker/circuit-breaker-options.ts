@@ -194,7 +194,7 @@ const halfOpenAfterMsSchema = z.custom<number | ((consecutiveOpens: number) => n
 );
 
 /** @internal */
-export const circuitBreakerOptionsSchema = z
+const circuitBreakerOptionsSchema = z
   .strictObject({
     window: windowSchema.default(() => CIRCUIT_BREAKER_DEFAULTS.window),
     failureRate: rateSchema.optional(),

@@ -1,7 +1,7 @@
 import type { ExecuteOptions, ExecutionContext } from '../policy/policy.js';
 
 /** A signal that never aborts, handed to work when nobody can cancel it. */
-export const NEVER_ABORTED_SIGNAL: AbortSignal = new AbortController().signal;
+const NEVER_ABORTED_SIGNAL: AbortSignal = new AbortController().signal;
 
 /**
  * Where a call's cancellation comes from: a caller's `AbortSignal` or an enclosing {@link CallScope}.
