@@ -12,19 +12,31 @@ const MAX_POOLS_BEFORE_SWEEP = 1024;
 /** The permits of one key. Mutated in place: the hot path never writes to the map. */
 class Pool {
   held = 0;
+
+  constructor(
+    /** The state that made the pool: a lease is released only by its own state. */
+    readonly owner: MemoryBulkheadState | undefined,
+    readonly key: string,
+  ) {}
 }
 
-/** A permit of a {@link MemoryBulkheadState}; knows its pool so a lease frees at most one permit. */
+/**
+ * A permit of a {@link MemoryBulkheadState}; knows its pool so a lease frees at most one permit.
+ * One is allocated per grant, so it holds only what differs between grants; the key and the owner
+ * are the pool's.
+ */
 class MemoryLease implements Lease {
   /** Set on release; a second release of the same lease finds it set and does nothing. */
   isReleased = false;
 
   constructor(
-    readonly owner: MemoryBulkheadState,
     readonly pool: Pool,
-    readonly key: string,
     readonly fencingToken: number,
   ) {}
+
+  get key(): string {
+    return this.pool.key;
+  }
 
   // Built on read: an uncontended call never needs the string, so it never pays for it.
   get id(): string {
@@ -61,7 +73,7 @@ export class MemoryBulkheadState implements BulkheadState {
   readonly #pools = new Map<string, Pool>();
   /** The pool used last; a bulkhead always asks for the same key, so this skips the map. */
   #lastKey: string | undefined;
-  #lastPool = new Pool();
+  #lastPool = new Pool(undefined, '');
   /** One counter for every key: tokens grow per key because they grow across all keys. */
   #lastFencingToken = 0;
 
@@ -83,12 +95,12 @@ export class MemoryBulkheadState implements BulkheadState {
     const pool = key === this.#lastKey ? this.#lastPool : this.#poolOf(key);
     if (pool.held >= this.#maxConcurrent) return undefined;
     pool.held++;
-    return new MemoryLease(this, pool, key, ++this.#lastFencingToken);
+    return new MemoryLease(pool, ++this.#lastFencingToken);
   }
 
   release(lease: Lease): void {
     // A lease of another state, or one already released, frees nothing.
-    if (!(lease instanceof MemoryLease) || lease.owner !== this || lease.isReleased) return;
+    if (!(lease instanceof MemoryLease) || lease.pool.owner !== this || lease.isReleased) return;
     lease.isReleased = true;
     lease.pool.held--;
   }
@@ -97,7 +109,7 @@ export class MemoryBulkheadState implements BulkheadState {
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       if (this.#pools.size >= MAX_POOLS_BEFORE_SWEEP) this.#sweepIdlePools();
-      pool = new Pool();
+      pool = new Pool(this, key);
       this.#pools.set(key, pool);
     }
     this.#lastKey = key;
