@@ -161,14 +161,19 @@ export class LuaScript<TReply> {
     checkArity(this.name, 'KEYS', this.#keys, keys.length);
     checkArity(this.name, 'ARGV', this.#args, args.length);
     assertOneSlot(keys);
-    for (const [index, arg] of args.entries()) {
+    // One array, built by index: this runs on every decision, so no iterator or spread copies.
+    const keyCount = keys.length;
+    const keysAndArgs: LuaArgument[] = new Array<LuaArgument>(keyCount + args.length);
+    for (let index = 0; index < keyCount; index++) keysAndArgs[index] = keys[index] as string;
+    for (let index = 0; index < args.length; index++) {
+      const arg = args[index] as LuaArgument;
       if (typeof arg === 'number' && !Number.isFinite(arg)) {
         throw new RangeError(
           `Lua script "${this.name}": ARGV[${index + 1}] must be a finite number, got ${arg}`,
         );
       }
+      keysAndArgs[keyCount + index] = arg;
     }
-    const keysAndArgs = [...keys, ...args];
     let reply: unknown;
     try {
       reply = await client.evalsha(this.sha1, keys.length, ...keysAndArgs);

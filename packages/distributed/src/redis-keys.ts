@@ -236,11 +236,13 @@ function preview(key: string): string {
  * ```
  */
 export function assertOneSlot(keys: readonly string[]): void {
-  const [first, ...rest] = keys;
-  if (first === undefined || rest.length === 0) return;
+  const first = keys[0];
+  if (first === undefined || keys.length === 1) return;
   const firstTag = hashedPartOf(first);
   let firstSlot: number | undefined;
-  for (const key of rest) {
+  // By index: this runs on every script call.
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index] as string;
     if (hashedPartOf(key) === firstTag) continue;
     firstSlot ??= hashSlotOf(first);
     const slot = hashSlotOf(key);

@@ -107,6 +107,8 @@ end
 
 -- Each algorithm: fields (hash layout), load, decide (pure: returns allowed, next state, limit,
 -- remaining, retryAfter, resetAfter, delay), commit (records an allowed request), save, expires.
+-- Only the called algorithm's table and closures are built: the body runs on every call, and
+-- building all six cost more than some decisions.
 local algorithms = {}
 
 -- Token bucket: tokens (scaled) refilled by P per ms up to C = capacity * U.
@@ -124,26 +126,28 @@ local function tokensAt(s, C, P)
   return s.tokens + elapsed * P
 end
 
-algorithms['token-bucket'] = {
-  fields = { 'tokens', 'at' },
-  expires = function(s, c)
-    return s.at + ceildiv(c.capacity * c.U - s.tokens, c.P)
-  end,
-  decide = function(s, cost, _, c)
-    local C = c.capacity * c.U
-    local t = tokensAt(s, C, c.P)
-    local need = cost * c.U
-    if t >= need then
-      local left = t - need
-      local at = now
-      if s ~= nil and s.at > now then
-        at = s.at
+if algorithm == 'token-bucket' then
+  algorithms['token-bucket'] = {
+    fields = { 'tokens', 'at' },
+    expires = function(s, c)
+      return s.at + ceildiv(c.capacity * c.U - s.tokens, c.P)
+    end,
+    decide = function(s, cost, _, c)
+      local C = c.capacity * c.U
+      local t = tokensAt(s, C, c.P)
+      local need = cost * c.U
+      if t >= need then
+        local left = t - need
+        local at = now
+        if s ~= nil and s.at > now then
+          at = s.at
+        end
+        return true, { tokens = left, at = at }, c.capacity, floordiv(left, c.U), 0, ceildiv(C - left, c.P), 0
       end
-      return true, { tokens = left, at = at }, c.capacity, floordiv(left, c.U), 0, ceildiv(C - left, c.P), 0
-    end
-    return false, s, c.capacity, floordiv(t, c.U), ceildiv(need - t, c.P), ceildiv(C - t, c.P), 0
-  end,
-}
+      return false, s, c.capacity, floordiv(t, c.U), ceildiv(need - t, c.P), ceildiv(C - t, c.P), 0
+    end,
+  }
+end
 
 -- GCRA: the TAT is tat + rem / P ms; `ahead` is how far it is ahead of now, in scaled units.
 local function scaledAhead(tat, rem, s, P)
@@ -158,25 +162,27 @@ local function aheadOfNow(tat, rem, ahead, P)
   return { [tat] = now + whole, [rem] = ahead - whole * P }
 end
 
-algorithms['gcra'] = {
-  fields = { 'tat', 'rem' },
-  expires = function(s)
-    if s.rem > 0 then
-      return s.tat + 1
-    end
-    return s.tat
-  end,
-  decide = function(s, cost, _, c)
-    local C = c.capacity * c.U
-    local ahead = scaledAhead('tat', 'rem', s, c.P)
-    local after = ahead + cost * c.U
-    if after <= C then
-      return true, aheadOfNow('tat', 'rem', after, c.P), c.capacity, floordiv(C - after, c.U), 0,
-        ceildiv(after, c.P), 0
-    end
-    return false, s, c.capacity, floordiv(C - ahead, c.U), ceildiv(after - C, c.P), ceildiv(ahead, c.P), 0
-  end,
-}
+if algorithm == 'gcra' then
+  algorithms['gcra'] = {
+    fields = { 'tat', 'rem' },
+    expires = function(s)
+      if s.rem > 0 then
+        return s.tat + 1
+      end
+      return s.tat
+    end,
+    decide = function(s, cost, _, c)
+      local C = c.capacity * c.U
+      local ahead = scaledAhead('tat', 'rem', s, c.P)
+      local after = ahead + cost * c.U
+      if after <= C then
+        return true, aheadOfNow('tat', 'rem', after, c.P), c.capacity, floordiv(C - after, c.U), 0,
+          ceildiv(after, c.P), 0
+      end
+      return false, s, c.capacity, floordiv(C - ahead, c.U), ceildiv(after - C, c.P), ceildiv(ahead, c.P), 0
+    end,
+  }
+end
 
 -- Leaky bucket: the bucket is empty from free + rem / P ms; `backlog` is what is queued ahead.
 local function queueRoom(backlog, c)
@@ -187,114 +193,120 @@ local function queueRoom(backlog, c)
   return 0
 end
 
-algorithms['leaky-bucket'] = {
-  fields = { 'free', 'rem' },
-  expires = function(s)
-    if s.rem > 0 then
-      return s.free + 1
-    end
-    return s.free
-  end,
-  decide = function(s, cost, maxDelay, c)
-    local backlog = scaledAhead('free', 'rem', s, c.P)
-    local delay = ceildiv(backlog, c.P)
-    local Q = c.capacity * c.U
-    if backlog <= Q and delay <= maxDelay then
-      local after = backlog + cost * c.U
-      return true, aheadOfNow('free', 'rem', after, c.P), c.capacity + 1, queueRoom(after, c), 0,
-        ceildiv(after, c.P), delay
-    end
-    local untilRoom = 0
-    if backlog > Q then
-      untilRoom = ceildiv(backlog - Q, c.P)
-    end
-    local untilSlot = 0
-    if delay > maxDelay then
-      untilSlot = delay - maxDelay
-    end
-    return false, s, c.capacity + 1, queueRoom(backlog, c), math.max(untilRoom, untilSlot), delay, 0
-  end,
-}
+if algorithm == 'leaky-bucket' then
+  algorithms['leaky-bucket'] = {
+    fields = { 'free', 'rem' },
+    expires = function(s)
+      if s.rem > 0 then
+        return s.free + 1
+      end
+      return s.free
+    end,
+    decide = function(s, cost, maxDelay, c)
+      local backlog = scaledAhead('free', 'rem', s, c.P)
+      local delay = ceildiv(backlog, c.P)
+      local Q = c.capacity * c.U
+      if backlog <= Q and delay <= maxDelay then
+        local after = backlog + cost * c.U
+        return true, aheadOfNow('free', 'rem', after, c.P), c.capacity + 1, queueRoom(after, c), 0,
+          ceildiv(after, c.P), delay
+      end
+      local untilRoom = 0
+      if backlog > Q then
+        untilRoom = ceildiv(backlog - Q, c.P)
+      end
+      local untilSlot = 0
+      if delay > maxDelay then
+        untilSlot = delay - maxDelay
+      end
+      return false, s, c.capacity + 1, queueRoom(backlog, c), math.max(untilRoom, untilSlot), delay, 0
+    end,
+  }
+end
 
 -- Fixed window: windows of W ms aligned to the epoch.
-algorithms['fixed-window'] = {
-  fields = { 'start', 'count' },
-  expires = function(s, c)
-    if s.count > 0 then
-      return s.start + c.interval
-    end
-    return s.start
-  end,
-  decide = function(s, cost, _, c)
-    local W = c.interval
-    local start = math.floor(now / W) * W
-    local n = 0
-    if s ~= nil and s.start == start then
-      n = s.count
-    end
-    local left = start + W - now
-    if n + cost <= c.limit then
-      return true, { start = start, count = n + cost }, c.limit, c.limit - n - cost, 0, left, 0
-    end
-    local reset = 0
-    if n > 0 then
-      reset = left
-    end
-    return false, s, c.limit, c.limit - n, left, reset, 0
-  end,
-}
+if algorithm == 'fixed-window' then
+  algorithms['fixed-window'] = {
+    fields = { 'start', 'count' },
+    expires = function(s, c)
+      if s.count > 0 then
+        return s.start + c.interval
+      end
+      return s.start
+    end,
+    decide = function(s, cost, _, c)
+      local W = c.interval
+      local start = math.floor(now / W) * W
+      local n = 0
+      if s ~= nil and s.start == start then
+        n = s.count
+      end
+      local left = start + W - now
+      if n + cost <= c.limit then
+        return true, { start = start, count = n + cost }, c.limit, c.limit - n - cost, 0, left, 0
+      end
+      local reset = 0
+      if n > 0 then
+        reset = left
+      end
+      return false, s, c.limit, c.limit - n, left, reset, 0
+    end,
+  }
+end
 
 -- Sliding window counter: the previous window's count weighted by its share still in the window.
-algorithms['sliding-window-counter'] = {
-  fields = { 'start', 'count', 'prev' },
-  expires = function(s, c)
-    if s.count > 0 then
-      return s.start + 2 * c.interval
-    end
-    if s.prev > 0 then
-      return s.start + c.interval
-    end
-    return s.start
-  end,
-  decide = function(s, cost, _, c)
-    local W = c.interval
-    local start = math.floor(now / W) * W
-    local elapsed = now - start
-    local n, p = 0, 0
-    if s ~= nil then
-      if s.start == start then
-        n, p = s.count, s.prev
-      elseif s.start == start - W then
-        p = s.count
+if algorithm == 'sliding-window-counter' then
+  algorithms['sliding-window-counter'] = {
+    fields = { 'start', 'count', 'prev' },
+    expires = function(s, c)
+      if s.count > 0 then
+        return s.start + 2 * c.interval
       end
-    end
-    local pw = p * (W - elapsed)
-    local cap = c.limit * W
-    local after = pw + (n + cost) * W
-    if after <= cap then
-      return true, { start = start, count = n + cost, prev = p }, c.limit, floordiv(cap - after, W), 0,
-        start + 2 * W - now, 0
-    end
-    local w = pw + n * W
-    local remaining = 0
-    if w < cap then
-      remaining = floordiv(cap - w, W)
-    end
-    local retry
-    if n + cost > c.limit then
-      retry = W - elapsed + W - floordiv((c.limit - cost) * W, n)
-    else
-      retry = W - floordiv((c.limit - n - cost) * W, p) - elapsed
-    end
-    local reset = 0
-    if n > 0 then
-      reset = start + 2 * W - now
-    elseif p > 0 then
-      reset = W - elapsed
-    end
-    return false, s, c.limit, remaining, retry, reset, 0
-  end,
-}
+      if s.prev > 0 then
+        return s.start + c.interval
+      end
+      return s.start
+    end,
+    decide = function(s, cost, _, c)
+      local W = c.interval
+      local start = math.floor(now / W) * W
+      local elapsed = now - start
+      local n, p = 0, 0
+      if s ~= nil then
+        if s.start == start then
+          n, p = s.count, s.prev
+        elseif s.start == start - W then
+          p = s.count
+        end
+      end
+      local pw = p * (W - elapsed)
+      local cap = c.limit * W
+      local after = pw + (n + cost) * W
+      if after <= cap then
+        return true, { start = start, count = n + cost, prev = p }, c.limit, floordiv(cap - after, W), 0,
+          start + 2 * W - now, 0
+      end
+      local w = pw + n * W
+      local remaining = 0
+      if w < cap then
+        remaining = floordiv(cap - w, W)
+      end
+      local retry
+      if n + cost > c.limit then
+        retry = W - elapsed + W - floordiv((c.limit - cost) * W, n)
+      else
+        retry = W - floordiv((c.limit - n - cost) * W, p) - elapsed
+      end
+      local reset = 0
+      if n > 0 then
+        reset = start + 2 * W - now
+      elseif p > 0 then
+        reset = W - elapsed
+      end
+      return false, s, c.limit, remaining, retry, reset, 0
+    end,
+  }
+end
 
 -- Sliding window log: the list holds "<time>:<cost>" entries, the hash the sum of their costs.
 local function entryOf(text)
@@ -305,76 +317,78 @@ local function entryOf(text)
   return tonumber(string.sub(text, 1, colon - 1)), tonumber(string.sub(text, colon + 1))
 end
 
-algorithms['sliding-window-log'] = {
-  load = function(stateKey, logKey, c)
-    local used = tonumber(redis.call('HGET', stateKey, 'used')) or 0
-    local dropped = false
-    while true do
-      local time, cost = entryOf(redis.call('LINDEX', logKey, 0))
-      if time == nil or time + c.interval > now then
-        break
+if algorithm == 'sliding-window-log' then
+  algorithms['sliding-window-log'] = {
+    load = function(stateKey, logKey, c)
+      local used = tonumber(redis.call('HGET', stateKey, 'used')) or 0
+      local dropped = false
+      while true do
+        local time, cost = entryOf(redis.call('LINDEX', logKey, 0))
+        if time == nil or time + c.interval > now then
+          break
+        end
+        redis.call('LPOP', logKey)
+        used = used - cost
+        dropped = true
       end
-      redis.call('LPOP', logKey)
-      used = used - cost
-      dropped = true
-    end
-    local newest, newestCost = entryOf(redis.call('LINDEX', logKey, -1))
-    if newest == nil then
-      if dropped or used ~= 0 then
-        redis.call('DEL', stateKey, logKey)
+      local newest, newestCost = entryOf(redis.call('LINDEX', logKey, -1))
+      if newest == nil then
+        if dropped or used ~= 0 then
+          redis.call('DEL', stateKey, logKey)
+        end
+        return nil, false
       end
-      return nil, false
-    end
-    return { used = used, newest = newest, newestCost = newestCost, logKey = logKey }, dropped
-  end,
-  decide = function(s, cost, _, c)
-    local used = 0
-    if s ~= nil then
-      used = s.used
-    end
-    if used + cost <= c.limit then
-      local next
-      if s ~= nil and s.newest >= now then
-        next = { used = used + cost, newest = s.newest, newestCost = s.newestCost + cost, merge = true }
+      return { used = used, newest = newest, newestCost = newestCost, logKey = logKey }, dropped
+    end,
+    decide = function(s, cost, _, c)
+      local used = 0
+      if s ~= nil then
+        used = s.used
+      end
+      if used + cost <= c.limit then
+        local next
+        if s ~= nil and s.newest >= now then
+          next = { used = used + cost, newest = s.newest, newestCost = s.newestCost + cost, merge = true }
+        else
+          next = { used = used + cost, newest = now, newestCost = cost, merge = false }
+        end
+        return true, next, c.limit, c.limit - next.used, 0, next.newest + c.interval - now, 0
+      end
+      -- Denied (so s exists): wait until enough of the oldest entries leave the window.
+      local retry = 0
+      local stillUsed = used
+      local entries = redis.call('LRANGE', s.logKey, 0, -1)
+      for _, text in ipairs(entries) do
+        local time, entryCost = entryOf(text)
+        stillUsed = stillUsed - entryCost
+        if stillUsed + cost <= c.limit then
+          retry = time + c.interval - now
+          break
+        end
+      end
+      return false, s, c.limit, c.limit - used, retry, s.newest + c.interval - now, 0
+    end,
+    commit = function(stateKey, logKey, next)
+      local entry = str(next.newest) .. ':' .. str(next.newestCost)
+      if next.merge then
+        redis.call('LSET', logKey, -1, entry)
       else
-        next = { used = used + cost, newest = now, newestCost = cost, merge = false }
+        redis.call('RPUSH', logKey, entry)
       end
-      return true, next, c.limit, c.limit - next.used, 0, next.newest + c.interval - now, 0
-    end
-    -- Denied (so s exists): wait until enough of the oldest entries leave the window.
-    local retry = 0
-    local stillUsed = used
-    local entries = redis.call('LRANGE', s.logKey, 0, -1)
-    for _, text in ipairs(entries) do
-      local time, entryCost = entryOf(text)
-      stillUsed = stillUsed - entryCost
-      if stillUsed + cost <= c.limit then
-        retry = time + c.interval - now
-        break
+      next.logKey = logKey
+    end,
+    save = function(stateKey, logKey, s, c)
+      local ttl = s.newest + c.interval - now
+      if ttl <= 0 then
+        redis.call('DEL', stateKey, logKey)
+        return
       end
-    end
-    return false, s, c.limit, c.limit - used, retry, s.newest + c.interval - now, 0
-  end,
-  commit = function(stateKey, logKey, next)
-    local entry = str(next.newest) .. ':' .. str(next.newestCost)
-    if next.merge then
-      redis.call('LSET', logKey, -1, entry)
-    else
-      redis.call('RPUSH', logKey, entry)
-    end
-    next.logKey = logKey
-  end,
-  save = function(stateKey, logKey, s, c)
-    local ttl = s.newest + c.interval - now
-    if ttl <= 0 then
-      redis.call('DEL', stateKey, logKey)
-      return
-    end
-    redis.call('HSET', stateKey, 'used', str(s.used))
-    redis.call('PEXPIRE', stateKey, str(ttl + grace))
-    redis.call('PEXPIRE', logKey, str(ttl + grace))
-  end,
-}
+      redis.call('HSET', stateKey, 'used', str(s.used))
+      redis.call('PEXPIRE', stateKey, str(ttl + grace))
+      redis.call('PEXPIRE', logKey, str(ttl + grace))
+    end,
+  }
+end
 
 local rules = algorithms[algorithm]
 if rules == nil then

@@ -33,6 +33,9 @@ const MAX_BATCH_SIZE = 256;
 /** Tells the script to read the server's clock (`TIME`). */
 const SERVER_TIME = -1;
 
+/** How many keys' Redis key names a state keeps built; past it the cache starts over. */
+const MAX_CACHED_KEYS = 1024;
+
 const acquireScript = new LuaScript({
   ...LUA_SCRIPTS['rate-limiter/acquire'],
   // The request count is checked by the caller; the decoder checks the flat shape.
@@ -169,6 +172,8 @@ export class RedisRateLimiterState implements RateLimiterState {
   readonly #local: RateLimiterState | undefined;
   readonly #onTransition: ((transition: BackendTransition) => void) | undefined;
   readonly #batches = new Map<string, Pending[]>();
+  /** The `KEYS` of recent keys: building them (escaping, concatenation) on every call is waste. */
+  readonly #keysCache = new Map<string, readonly string[]>();
   /** Set while Redis is considered down: from the first failure to the next success. */
   #outageStartedMs: number | undefined;
   /**
@@ -280,7 +285,7 @@ export class RedisRateLimiterState implements RateLimiterState {
       if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
       await this.#withTimeout(
         this.#tracked(
-          refundScript.run(this.#client, this.#keyspace.keysFor(request.key), [
+          refundScript.run(this.#client, this.#keysFor(request.key), [
             this.#nowArg(request.nowMs),
             this.#limitArgs[0] ?? '',
             request.cost,
@@ -323,7 +328,7 @@ export class RedisRateLimiterState implements RateLimiterState {
     const args: LuaArgument[] = [this.#nowArg(head.nowMs), this.#limitArgs[0] ?? '', requests.length];
     for (let index = 1; index < this.#limitArgs.length; index++) args.push(this.#limitArgs[index] ?? 0);
     for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
-    const call = this.#tracked(acquireScript.run(this.#client, this.#keyspace.keysFor(head.key), args));
+    const call = this.#tracked(acquireScript.run(this.#client, this.#keysFor(head.key), args));
     const reply = await this.#withTimeout(call);
     if (reply.length !== requests.length * FIELDS_PER_DECISION) {
       throw new TypeError(`Lua script "rate-limiter/acquire": expected ${requests.length} decisions`);
@@ -357,6 +362,16 @@ export class RedisRateLimiterState implements RateLimiterState {
     };
     call.then(settled, settled);
     return call;
+  }
+
+  #keysFor(key: string): readonly string[] {
+    const cached = this.#keysCache.get(key);
+    if (cached !== undefined) return cached;
+    // Throws on a key that is not a string, before anything is cached.
+    const keys = this.#keyspace.keysFor(key);
+    if (this.#keysCache.size >= MAX_CACHED_KEYS) this.#keysCache.clear();
+    this.#keysCache.set(key, keys);
+    return keys;
   }
 
   #nowArg(nowMs: number | undefined): number {
