@@ -7,6 +7,7 @@ import { cache } from '../cache/cache.js';
 import { circuitBreaker } from '../circuit-breaker/circuit-breaker.js';
 import { rateLimiter } from '../rate-limiter/rate-limiter.js';
 import { timeout } from '../timeout/timeout.js';
+import { retry } from '../retry/retry.js';
 import type { ResilienceEvent } from '../events/resilience-event.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
 
@@ -131,5 +132,31 @@ describe('compose', () => {
     expect(() => (compose as (...policies: unknown[]) => unknown)(fallback({ value: 1 }), 42)).toThrow(
       'compose: argument 2 must be a policy, got number',
     );
+  });
+});
+
+describe('compose with a long-lived caller signal', () => {
+  it('leaves no listener on the caller signal after each call', async () => {
+    const controller = new AbortController();
+    let listeners = 0;
+    const signal = controller.signal;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
+      listeners++;
+      add(...args);
+    };
+    signal.removeEventListener = (...args: Parameters<AbortSignal['removeEventListener']>) => {
+      listeners--;
+      remove(...args);
+    };
+    const pipeline = compose(
+      fallback({ value: 0 }),
+      retry({ maxAttempts: 2 }),
+      bulkhead({ maxConcurrent: 4 }),
+      timeout({ timeoutMs: 1000 }),
+    );
+    for (let call = 0; call < 50; call++) await pipeline.execute(() => call, { signal });
+    expect(listeners).toBe(0);
   });
 });
