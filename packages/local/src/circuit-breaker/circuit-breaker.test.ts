@@ -400,3 +400,29 @@ describe('circuitBreaker', () => {
     });
   });
 });
+
+describe('circuitBreaker and the caller’s abort', () => {
+  it('does not count work that the caller aborted as a failure, whatever error the work rejects with', async () => {
+    const breaker = circuitBreaker({
+      window: { kind: 'consecutive' },
+      failureCount: 2,
+      halfOpenAfterMs: 1000,
+    });
+    for (let call = 0; call < 4; call++) {
+      const controller = new AbortController();
+      const pending = breaker.execute(
+        ({ signal }) =>
+          new Promise((_, reject) => {
+            // Like node:timers/promises: an AbortError of its own, not signal.reason.
+            signal.addEventListener('abort', () => {
+              reject(new DOMException('The operation was aborted', 'AbortError'));
+            });
+          }),
+        { signal: controller.signal },
+      );
+      controller.abort(new Error('caller stopped'));
+      await expect(pending).rejects.toBeDefined();
+    }
+    expect(breaker.state).toBe('closed');
+  });
+});

@@ -3,13 +3,7 @@ import { CircuitOpenError, TimeoutError } from '../errors/errors.js';
 import type { ErrorSource } from '../errors/resilience-error.js';
 import type { CircuitState } from '../events/resilience-event.js';
 import { callSafely, raceWithAbort } from '../internal/abort.js';
-import {
-  CallScope,
-  abortSourceOf,
-  inheritedAttempt,
-  isAbortFrom,
-  type AbortSource,
-} from '../internal/call-scope.js';
+import { CallScope, abortSourceOf, inheritedAttempt, type AbortSource } from '../internal/call-scope.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
 import {
@@ -255,8 +249,9 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
   ): Promise<void> | undefined {
     let outcome: CallOutcome;
     try {
-      outcome =
-        !isAbortFrom(abortSource, error) && this.#shouldHandle(error) ? this.#failure(startedMs) : IGNORED;
+      // Once the caller aborted, any error is the abort's doing (work stopped through its signal
+      // often rejects with its own AbortError, not signal.reason): never a failure of the callee.
+      outcome = !hasAborted(abortSource) && this.#shouldHandle(error) ? this.#failure(startedMs) : IGNORED;
     } catch (predicateError) {
       return this.#recordThenThrow(key, admission, predicateError);
     }
