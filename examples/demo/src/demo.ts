@@ -115,7 +115,7 @@ async function runScenario(scenario: Scenario, index: number): Promise<void> {
 }
 
 process.stdout.write(
-  'hyx demo: fallback > circuitBreaker > retry > timeout (per attempt), around a flaky service\n',
+  'hyx demo: fallback > circuitBreaker > retry > timeout (per attempt) [> hedge in scenario 4], around a flaky service\n',
 );
 for (const [index, scenario] of scenarios.entries()) await runScenario(scenario, index);
 process.stdout.write('\nDone. Every timer was cleared, so the process exits by itself.\n');
