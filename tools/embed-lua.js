@@ -54,7 +54,8 @@ function luaFilesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((entry) => {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) return luaFilesUnder(path);
+      // scripts/lua/lib holds code pasted into scripts by `--#include`, not scripts of its own.
+      if (entry.isDirectory()) return path === join(scriptsDir, 'lib') ? [] : luaFilesUnder(path);
       return entry.name.endsWith('.lua') ? [path] : [];
     })
     .sort();
@@ -108,6 +109,28 @@ function codeOf(source) {
 }
 
 /**
+ * Replaces each `--#include lib/<name>.lua` line with that library's code: Redis scripts cannot
+ * import modules, and one algorithm shared by several scripts must not be written out several
+ * times. A library opens with a header of comment lines and one blank line, which are left out.
+ * @param {string} source @param {(message: string) => void} fail
+ */
+function expandIncludes(source, fail) {
+  return source.replace(/^--#include (\S+)$/gm, (_line, /** @type {string} */ path) => {
+    if (!/^lib\/[a-z0-9-]+\.lua$/.test(path)) {
+      fail(`--#include takes lib/<name>.lua, got ${path}`);
+      return '';
+    }
+    const library = readFileSync(join(scriptsDir, path), 'utf8');
+    const headerEnd = library.indexOf('\n\n');
+    if (!library.startsWith('--') || headerEnd === -1) {
+      fail(`${path} must open with a comment header and a blank line`);
+      return '';
+    }
+    return library.slice(headerEnd + 2).replace(/\n$/, '');
+  });
+}
+
+/**
  * @param {string} file
  * @param {string[]} problems collects one line per broken rule
  * @returns {Script}
@@ -121,7 +144,7 @@ function readScript(file, problems) {
   const fail = (message) => {
     problems.push(`scripts/lua/${name}.lua: ${message}`);
   };
-  const source = readFileSync(file, 'utf8');
+  const source = expandIncludes(readFileSync(file, 'utf8'), fail);
 
   if (!/^[a-z0-9]+(-[a-z0-9]+)*\/[a-z0-9]+(-[a-z0-9]+)*$/.test(name)) {
     fail('the path must be scripts/lua/<pattern>/<operation>.lua in kebab-case');

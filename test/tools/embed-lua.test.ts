@@ -166,4 +166,23 @@ describe('tools/embed-lua.js', () => {
     expect((await run()).code).toBe(0);
     expect(readFileSync(output, 'utf8')).toContain('keys: { count: 1, isVariadic: true }');
   });
+
+  it('pastes a lib/ file where a script says --#include, leaving out its header, and lints the result', async () => {
+    write('lib/step', '-- lib/step.lua\n-- Purpose: the shared step.\n\nlocal step = tonumber(ARGV[1])\n');
+    const script = `${header('counter/add')}--#include lib/step.lua\nreturn redis.call('INCRBY', KEYS[1], step)\n`;
+    write('counter/add', script);
+    expect((await run()).code).toBe(0);
+    const expanded = script.replace('--#include lib/step.lua', 'local step = tonumber(ARGV[1])');
+    const generated = readFileSync(output, 'utf8');
+    expect(generated).toContain(`source: ${JSON.stringify(expanded)}`);
+    expect(generated).toContain(`sha1: "${createHash('sha1').update(expanded).digest('hex')}"`);
+    expect(generated).not.toContain('lib/step');
+  });
+
+  it('rejects an --include outside lib/', async () => {
+    write('counter/add', `${header('counter/add')}--#include ../secret.lua\nreturn 1\n`);
+    const result = await run();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--#include takes lib/<name>.lua, got ../secret.lua');
+  });
 });
