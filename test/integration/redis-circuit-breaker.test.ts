@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { redisCircuitBreaker, type RedisCircuitBreakerOptions } from '@hyx/distributed';
+import { leaderElection, redisCircuitBreaker, type RedisCircuitBreakerOptions } from '@hyx/distributed';
 import { BackendUnavailableError, CircuitOpenError, type ResilienceEvent } from '@hyx/local';
 
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
@@ -177,6 +177,66 @@ describe('redisCircuitBreaker across instances', () => {
     });
     // One process held the lease the whole time (it is renewed while held, far within 5 s).
     expect(Math.min(checks.a, checks.b)).toBe(0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('with recoveryLeader, only the elected leader runs health checks, and its successor takes over', async () => {
+    const name = `it-${RUN_ID}-elected`;
+    let isHealthy = false;
+    const checks = { a: 0, b: 0 };
+    const elections = {
+      a: leaderElection({ redis: first, name: `${name}-leader`, leaseMs: 1_000 }),
+      b: leaderElection({ redis: second, name: `${name}-leader`, leaseMs: 1_000 }),
+    };
+    const stepDown = { a: new AbortController(), b: new AbortController() };
+    const campaign = (who: 'a' | 'b') =>
+      elections[who]
+        .runWhileLeader(
+          ({ signal }) =>
+            new Promise((resolve) => {
+              signal.addEventListener('abort', resolve);
+            }),
+          {
+            signal: stepDown[who].signal,
+          },
+        )
+        .catch(() => undefined);
+    const campaigns = [campaign('a')];
+    await waitUntil('a leads', () => elections.a.isLeader);
+    campaigns.push(campaign('b'));
+    const make = (client: Redis, who: 'a' | 'b') =>
+      redisCircuitBreaker(client, {
+        name,
+        window: { kind: 'consecutive' },
+        failureCount: 1,
+        halfOpenAfterMs: 100,
+        permittedHalfOpenCalls: 3,
+        maxHalfOpenWaitMs: 1_000,
+        recoveryLeader: elections[who],
+        healthCheck: () => {
+          checks[who]++;
+          if (!isHealthy) throw new Error('still down');
+        },
+      });
+    const a = make(first, 'a');
+    const b = make(second, 'b');
+    await expect(a.execute(boom)).rejects.toThrow('boom');
+    await expect(b.execute(() => 'never')).rejects.toBeInstanceOf(CircuitOpenError);
+    await waitUntil('the leader ran a few health checks', () => checks.a >= 3);
+    expect(checks.b).toBe(0);
+    stepDown.a.abort();
+    await waitUntil('b leads', () => elections.b.isLeader);
+    const checksOfA = checks.a;
+    await waitUntil('the new leader ran a health check', () => checks.b >= 1);
+    isHealthy = true;
+    await waitUntil('the breaker closed for both', async () => {
+      await Promise.all([a.execute(() => 'ok'), b.execute(() => 'ok')]).catch(() => undefined);
+      return a.state === 'closed' && b.state === 'closed';
+    });
+    // a gave up leading; any check of its after that would have been a second prober.
+    expect(checks.a).toBe(checksOfA);
+    stepDown.b.abort();
+    await Promise.all(campaigns);
     await Promise.all([a.close(), b.close()]);
   });
 

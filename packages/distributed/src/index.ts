@@ -61,6 +61,7 @@ export { redisBulkhead } from './bulkhead/redis-bulkhead.js';
 export { redlockLock } from './lock/redlock-lock.js';
 export {
   REDIS_CIRCUIT_BREAKER_DEFAULTS,
+  type RecoveryLeader,
   type RedisCircuitBreakerOptions,
   type RedisCircuitBreakerStateOptions,
 } from './circuit-breaker/redis-circuit-breaker-options.js';

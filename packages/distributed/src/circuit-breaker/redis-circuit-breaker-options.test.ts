@@ -19,6 +19,16 @@ describe('redisCircuitBreaker options', () => {
     [{ idleTtlMs: 10 }, RangeError, /idleTtlMs must be >= 1000, got 10/],
     [{ idleTtlMs: 1.5 }, TypeError, /idleTtlMs must be an integer/],
     [{ recoveryLeaseMs: 50 }, RangeError, /recoveryLeaseMs must be in \[100, \d+\], got 50/],
+    [
+      { recoveryLeader: { isLeader: 'yes', leaseMs: 1000 } },
+      TypeError,
+      /recoveryLeader must be a leaderElection/,
+    ],
+    [
+      { recoveryLeader: { isLeader: false, leaseMs: 1000 }, recoveryLeaseMs: 1000 },
+      TypeError,
+      /recoveryLeader cannot be combined with recoveryLeaseMs/,
+    ],
   ])('rejects %j naming the breaker, the option and the value', (bad, errorClass, message) => {
     const build = () => redisCircuitBreaker(unusedClient, { name: 'payments', ...(bad as object) });
     expect(build).toThrow(errorClass);

@@ -58,6 +58,30 @@ export interface RedisCircuitBreakerStateOptions {
    * (the probe slots still bound how many run at once).
    */
   readonly recoveryLeaseMs?: number | undefined;
+  /**
+   * Coordinated recovery by an election you already run: only the process whose
+   * `recoveryLeader.isLeader` is true runs the health checks (the others ask again every
+   * `leaseMs / 3`), so the leader your dashboards show is the one that probes. Pass a
+   * `leaderElection` that is campaigning (`runWhileLeader`). Not with `recoveryLeaseMs`.
+   */
+  readonly recoveryLeader?: RecoveryLeader | undefined;
+}
+
+/**
+ * What coordinated recovery needs of an election: whether this process leads now, and how long a
+ * dead leader's term lasts. A `LeaderElection` is one.
+ *
+ * @example
+ * ```ts
+ * import type { RecoveryLeader } from '@hyx/distributed';
+ * const alwaysLeader: RecoveryLeader = { isLeader: true, leaseMs: 1_000 };
+ * ```
+ */
+export interface RecoveryLeader {
+  /** Whether this process leads now (read at each health check). */
+  readonly isLeader: boolean;
+  /** How long a term lasts without renewal, in ms. */
+  readonly leaseMs: number;
 }
 
 /**
@@ -102,6 +126,12 @@ function shown(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
+function isRecoveryLeader(value: unknown): value is RecoveryLeader {
+  if (typeof value !== 'object' || value === null || !('isLeader' in value) || !('leaseMs' in value))
+    return false;
+  return typeof value.isLeader === 'boolean' && typeof value.leaseMs === 'number' && value.leaseMs > 0;
+}
+
 /**
  * Checks the Redis-only options once, at construction, naming the breaker, the option and the
  * value, as the local options schema does for the rest.
@@ -117,7 +147,14 @@ export function checkRedisCircuitBreakerOptions(
   };
   // Read as unknown: the options come from JavaScript callers too.
   const raw: { readonly [TOption in keyof RedisCircuitBreakerStateOptions]?: unknown } = options;
-  const { commandTimeoutMs, onBackendFailure, time, subscribe, idleTtlMs, recoveryLeaseMs } = raw;
+  const { commandTimeoutMs, onBackendFailure, time, subscribe, idleTtlMs, recoveryLeaseMs, recoveryLeader } =
+    raw;
+  if (recoveryLeader !== undefined) {
+    if (recoveryLeaseMs !== undefined)
+      fail(TypeError, 'recoveryLeader', 'cannot be combined with recoveryLeaseMs', recoveryLeaseMs);
+    if (!isRecoveryLeader(recoveryLeader))
+      fail(TypeError, 'recoveryLeader', 'must be a leaderElection (isLeader and leaseMs)', recoveryLeader);
+  }
   if (recoveryLeaseMs !== undefined) {
     if (typeof recoveryLeaseMs !== 'number' || !Number.isSafeInteger(recoveryLeaseMs))
       fail(TypeError, 'recoveryLeaseMs', 'must be an integer', recoveryLeaseMs);

@@ -32,6 +32,7 @@ import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state
 import {
   REDIS_CIRCUIT_BREAKER_DEFAULTS,
   checkRedisCircuitBreakerOptions,
+  type RecoveryLeader,
   type RedisCircuitBreakerStateOptions,
 } from './redis-circuit-breaker-options.js';
 
@@ -297,6 +298,8 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   readonly #known = new Map<string, { generation: number; state: CircuitState }>();
   /** Coordinated recovery: the lease length, when on. */
   readonly #recoveryLeaseMs: number | undefined;
+  /** Coordinated recovery by the caller's election, when given. */
+  readonly #recoveryLeader: RecoveryLeader | undefined;
   readonly #recoveryLocks = new Map<string, Lock>();
   readonly #recoveryHandles = new Map<string, LockHandle>();
   #subscriber: RedisSubscriberLike | undefined;
@@ -353,6 +356,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
     this.#onTransition = options.onBackendTransition;
     this.#onObserved = options.onObserved;
     this.#recoveryLeaseMs = settings.usesHealthCheck ? options.recoveryLeaseMs : undefined;
+    this.#recoveryLeader = settings.usesHealthCheck ? options.recoveryLeader : undefined;
     if (this.#onBackendFailure === 'local') {
       this.#local = memoryCircuitBreakerState()(settings, context);
     }
@@ -370,8 +374,8 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   }
 
   async admit(key: string, nowMs?: number, purpose: AdmissionPurpose = 'call'): Promise<Admission> {
-    if (purpose === 'health-check' && this.#recoveryLeaseMs !== undefined) {
-      const refusal = await this.#unlessRecoveryLeader(key, nowMs, this.#recoveryLeaseMs);
+    if (purpose === 'health-check') {
+      const refusal = await this.#unlessRecoveryLeader(key, nowMs);
       if (refusal !== undefined) return refusal;
     }
     let reply: AdmitReply;
@@ -498,15 +502,18 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Coordinated recovery: `undefined` when this process holds (or has just taken) the circuit's
-   * recovery lease, so its health check may probe; otherwise a refusal that brings the health
-   * check back after one lease, when a dead holder's lease has lapsed.
+   * Coordinated recovery: `undefined` when this process may run the health check (no coordination,
+   * or it leads the caller's election, or it holds or has just taken the circuit's recovery lease);
+   * otherwise a refusal that brings the health check back once a dead leader can have been replaced.
    */
-  async #unlessRecoveryLeader(
-    key: string,
-    nowMs: number | undefined,
-    leaseMs: number,
-  ): Promise<Admission | undefined> {
+  async #unlessRecoveryLeader(key: string, nowMs: number | undefined): Promise<Admission | undefined> {
+    const leader = this.#recoveryLeader;
+    if (leader !== undefined) {
+      if (leader.isLeader) return undefined;
+      return this.#refuseHealthCheck(key, nowMs, Math.max(1, Math.ceil(leader.leaseMs / 3)));
+    }
+    const leaseMs = this.#recoveryLeaseMs;
+    if (leaseMs === undefined) return undefined;
     const held = this.#recoveryHandles.get(key);
     if (held?.isHeld === true) return undefined;
     let lock = this.#recoveryLocks.get(key);
@@ -523,13 +530,18 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
       this.#recoveryHandles.set(key, handle);
       return undefined;
     }
+    return this.#refuseHealthCheck(key, nowMs, leaseMs);
+  }
+
+  /** A health check this process may not run now: it asks again after `retryAfterMs`. */
+  async #refuseHealthCheck(key: string, nowMs: number | undefined, retryAfterMs: number): Promise<Admission> {
     const inspection = await this.inspect(key, nowMs);
     return {
       isAllowed: false,
       isProbe: false,
       generation: this.#known.get(key)?.generation ?? 0,
       state: inspection.state,
-      retryAfterMs: leaseMs,
+      retryAfterMs,
       transitions: inspection.transitions,
     };
   }

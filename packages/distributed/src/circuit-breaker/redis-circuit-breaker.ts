@@ -53,6 +53,7 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
       subscriber,
       idleTtlMs,
       recoveryLeaseMs,
+      recoveryLeader,
       ...localOptions
     } = options;
     this.#inner = circuitBreaker({
@@ -66,6 +67,7 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
           subscriber,
           idleTtlMs,
           recoveryLeaseMs,
+          recoveryLeader,
           onBackendTransition: (transition) => {
             this.#emitBackend(transition);
           },

@@ -37,6 +37,8 @@ export interface LeadershipContext {
 export interface LeaderElection {
   /** The election's name. */
   readonly name: string;
+  /** How long a term lasts without renewal, in ms: a dead leader is replaced after this. */
+  readonly leaseMs: number;
   /**
    * Whether this candidate leads now: it holds a term, and the local clock is still within the
    * term's conservative validity (read synchronously, so it is right just after a stall).
@@ -61,6 +63,7 @@ export interface LeaderElection {
 
 class RedisLeaderElection implements LeaderElection {
   readonly name: string;
+  readonly leaseMs: number;
   readonly #lease: LeaseLock;
   #listeners: readonly ((event: ResilienceEvent) => void)[] = [];
   #hasWarned = false;
@@ -76,6 +79,7 @@ class RedisLeaderElection implements LeaderElection {
       retryDelayMs: retryDelayMs ?? base.renewMs,
     });
     this.name = settings.name;
+    this.leaseMs = settings.leaseMs;
     this.#lease = new LeaseLock(redis, settings, 'leader-election', (token, reason) => {
       this.#emitLost(token, reason);
     });
