@@ -1,7 +1,13 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { BulkheadFullError } from '../errors/errors.js';
 import type { ErrorSource } from '../errors/resilience-error.js';
-import { type AbortSource, CallScope, abortSourceOf, inheritedAttempt } from '../internal/call-scope.js';
+import {
+  type AbortSource,
+  CallScope,
+  abortSourceOf,
+  inheritedAttempt,
+  rejectionOf,
+} from '../internal/call-scope.js';
 import { parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
@@ -172,8 +178,10 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
       result = await fn(contextFor(abortSource));
     } catch (error) {
       this.#release(lease);
-      this.#emitOutcome(startedMs, error);
-      throw error;
+      // A caller that aborted gets its reason back, whatever the work rejected with.
+      const rejection = rejectionOf(abortSource, error);
+      this.#emitOutcome(startedMs, rejection);
+      throw rejection;
     }
     this.#release(lease);
     this.#emitOutcome(startedMs, undefined, true);
@@ -202,8 +210,10 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
       result = await fn(contextFor(abortSource));
     } catch (error) {
       this.#release(lease);
-      this.#emitOutcome(startedMs, error);
-      throw error;
+      // A caller that aborted gets its reason back, whatever the work rejected with.
+      const rejection = rejectionOf(abortSource, error);
+      this.#emitOutcome(startedMs, rejection);
+      throw rejection;
     }
     this.#release(lease);
     this.#emitOutcome(startedMs, undefined, true);

@@ -420,8 +420,10 @@ describe('circuitBreaker and the caller’s abort', () => {
           }),
         { signal: controller.signal },
       );
-      controller.abort(new Error('caller stopped'));
-      await expect(pending).rejects.toBeDefined();
+      const reason = new Error('caller stopped');
+      controller.abort(reason);
+      // The caller gets its own reason back, not the work's AbortError.
+      await expect(pending).rejects.toBe(reason);
     }
     expect(breaker.state).toBe('closed');
   });

@@ -3,7 +3,14 @@ import { CircuitOpenError, TimeoutError } from '../errors/errors.js';
 import type { ErrorSource } from '../errors/resilience-error.js';
 import type { CircuitState } from '../events/resilience-event.js';
 import { callSafely, raceWithAbort } from '../internal/abort.js';
-import { CallScope, abortSourceOf, inheritedAttempt, type AbortSource } from '../internal/call-scope.js';
+import {
+  CallScope,
+  abortSourceOf,
+  hasAborted,
+  inheritedAttempt,
+  rejectionOf,
+  type AbortSource,
+} from '../internal/call-scope.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
 import {
@@ -76,11 +83,6 @@ const UNTIMED_FAILURE: CallOutcome = Object.freeze({ kind: 'failure', durationMs
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return value instanceof Promise;
-}
-
-/** Read through a call so that TypeScript does not keep an earlier narrowing across an `await`. */
-function hasAborted(source: AbortSource | undefined): source is AbortSource {
-  return source?.aborted === true;
 }
 
 /** The optional `Clock.keepAlive` (clocks without it keep every timer referenced). */
@@ -163,8 +165,10 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     } catch (error) {
       const recording = this.#recordError(key, admission, error, abortSource, startedMs);
       if (recording !== undefined) await recording;
-      this.#emitOutcome(startedMs, error, true);
-      throw error;
+      // A caller that aborted gets its reason back, whatever the work rejected with.
+      const rejection = rejectionOf(abortSource, error);
+      this.#emitOutcome(startedMs, rejection, true);
+      throw rejection;
     }
     const recording = this.#recordResult(key, admission, result, startedMs);
     if (recording !== undefined) await recording;
@@ -329,8 +333,9 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
       this.#emitOutcome(startedMs, undefined, false);
       return result;
     } catch (error) {
-      this.#emitOutcome(startedMs, error, true);
-      throw error;
+      const rejection = rejectionOf(abortSource, error);
+      this.#emitOutcome(startedMs, rejection, true);
+      throw rejection;
     }
   }
 

@@ -2,7 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
 import { callSafely } from '../internal/abort.js';
-import { CallScope, abortSourceOf, inheritedAttempt, isAbortFrom } from '../internal/call-scope.js';
+import { CallScope, abortSourceOf, hasAborted, inheritedAttempt } from '../internal/call-scope.js';
 import { parseOptions } from '../options/parse-options.js';
 import { type FallbackOptions, type FallbackReason, fallbackOptionsSchema } from './fallback-options.js';
 
@@ -38,9 +38,13 @@ class FallbackPolicy<TAlt> extends BasePolicy<TAlt> {
       }
       reason = { kind: 'result', result };
     } catch (error) {
-      // The caller's own abort is never replaced: the caller asked to stop.
-      const isCallerAbort = isAbortFrom(abortSource, error);
-      if (isCallerAbort || !this.#shouldHandle(error)) {
+      // The caller's own abort is never replaced: the caller asked to stop, and the call rejects
+      // with its reason, whatever the work rejected with.
+      if (hasAborted(abortSource)) {
+        this.#emitOutcome(startedMs, abortSource.reason, true);
+        throw abortSource.reason;
+      }
+      if (!this.#shouldHandle(error)) {
         this.#emitOutcome(startedMs, error, true);
         throw error;
       }

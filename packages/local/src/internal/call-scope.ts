@@ -210,11 +210,23 @@ export function inheritedAttempt(source: AbortSource | undefined): number {
 }
 
 /**
- * True when `error` is the abort reason of `source`: the caller asked to stop, so no policy may
- * retry, replace or re-label it.
+ * True when `source` has aborted: the caller (or an enclosing policy) asked to stop. From then on,
+ * whatever the work rejects with is the abort's doing (work stopped through its signal often
+ * rejects with an `AbortError` of its own, or fails in some other way), so no policy may retry,
+ * replace, count or re-label it: the call rejects with `source.reason` (see {@link rejectionOf}).
  *
  * @internal
  */
-export function isAbortFrom(source: AbortSource | undefined, error: unknown): boolean {
-  return source !== undefined && source.aborted && error === source.reason;
+export function hasAborted(source: AbortSource | undefined): source is AbortSource {
+  return source?.aborted === true;
+}
+
+/**
+ * What a call rejects with when its work rejected with `error`: the abort reason once `source` has
+ * aborted (as `fetch` does), `error` otherwise.
+ *
+ * @internal
+ */
+export function rejectionOf(source: AbortSource | undefined, error: unknown): unknown {
+  return source?.aborted === true ? source.reason : error;
 }

@@ -1,7 +1,13 @@
 import type { Clock } from '../clock/clock.js';
 import { RateLimitedError } from '../errors/errors.js';
 import { callSafely, sleep } from '../internal/abort.js';
-import { CallScope, abortSourceOf, inheritedAttempt, type AbortSource } from '../internal/call-scope.js';
+import {
+  CallScope,
+  abortSourceOf,
+  inheritedAttempt,
+  rejectionOf,
+  type AbortSource,
+} from '../internal/call-scope.js';
 import { parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
@@ -194,7 +200,14 @@ class RateLimiterPolicy extends BasePolicy implements RateLimiter {
         new RateLimitedError({ policyKind: this.kind, policyName: this.name }, decision.retryAfterMs),
       );
     }
-    const work = callSafely(fn, CallScope.forwarding(abortSource, inheritedAttempt(abortSource)));
+    let work = callSafely(fn, CallScope.forwarding(abortSource, inheritedAttempt(abortSource)));
+    // A caller that aborted gets its reason back, whatever the work rejected with. Only a call that
+    // can be aborted pays for the extra promise.
+    if (abortSource?.canAbort === true) {
+      work = work.then(undefined, (error: unknown) => {
+        throw rejectionOf(abortSource, error);
+      });
+    }
     if (!this.events.hasListeners) return work;
     return this.#withOutcomeEvents(work, this.#clock.now());
   }

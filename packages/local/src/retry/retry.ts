@@ -4,7 +4,7 @@ import type { Clock } from '../clock/clock.js';
 import { RetryExhaustedError } from '../errors/errors.js';
 import type { ErrorSource } from '../errors/resilience-error.js';
 import { sleep } from '../internal/abort.js';
-import { type AbortSource, CallScope, abortSourceOf, isAbortFrom } from '../internal/call-scope.js';
+import { type AbortSource, CallScope, abortSourceOf, hasAborted } from '../internal/call-scope.js';
 import { parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
@@ -83,8 +83,13 @@ class RetryPolicy extends BasePolicy {
       try {
         result = await fn(CallScope.forwarding(abortSource, attempt));
       } catch (error) {
-        // The caller's own abort is never retried: the caller asked to stop.
-        if (isAbortFrom(abortSource, error) || !this.#shouldHandle(error)) {
+        // The caller's own abort is never retried: the caller asked to stop, and the call rejects
+        // with its reason, whatever the attempt rejected with.
+        if (hasAborted(abortSource)) {
+          this.#emitFailed(startedMs, abortSource.reason);
+          throw abortSource.reason;
+        }
+        if (!this.#shouldHandle(error)) {
           this.#emitFailed(startedMs, error);
           throw error;
         }

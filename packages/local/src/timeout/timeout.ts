@@ -8,8 +8,8 @@ import {
   type AbortSource,
   CallScope,
   abortSourceOf,
+  hasAborted,
   inheritedAttempt,
-  isAbortFrom,
 } from '../internal/call-scope.js';
 import { DeadlineQueue } from '../internal/deadline-queue.js';
 import { parseOptions } from '../options/parse-options.js';
@@ -68,7 +68,7 @@ class TimeoutPolicy extends BasePolicy {
   /** The error the call rejects with, given what the work (or the race) rejected with. */
   #outcomeOf(error: unknown, scope: CallScope, abortSource: AbortSource | undefined): unknown {
     // The caller's own abort is never reported as a timeout, even after the deadline passed.
-    if (isAbortFrom(abortSource, error)) return error;
+    if (hasAborted(abortSource)) return abortSource.reason;
     if (!scope.isSelfAborted || error === scope.reason) return error;
     // The deadline passed and the work then failed in its own way (often because it was aborted).
     return new TimeoutError(this.#errorSource, this.#timeoutMs, { cause: error });
