@@ -8,7 +8,7 @@ import {
   inheritedAttempt,
   rejectionOf,
 } from '../internal/call-scope.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
 import { type BulkheadOptions, bulkheadOptionsSchema } from './bulkhead-options.js';
@@ -125,8 +125,9 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
   #unwatch: (() => void) | undefined;
 
   constructor(options: BulkheadOptions) {
+    const factory = factoryOf(options, 'bulkhead');
     const parsed = parseOptions('bulkhead', bulkheadOptionsSchema, options, 'bulkhead');
-    super('bulkhead', parsed.name);
+    super('bulkhead', parsed.name, factory);
     this.#maxConcurrent = parsed.maxConcurrent;
     this.#maxQueue = parsed.maxQueue;
     this.#queueTimeoutMs = parsed.queueTimeoutMs;
@@ -145,7 +146,7 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
 
   // Not `async`: the uncontended path hands over to `#run`, whose only await is the work's, so a
   // call carries one suspended frame (as a hand-written bulkhead's would) instead of two.
-  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  protected run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) return Promise.reject(abortSource.reason);
     const startedMs = this.events.hasListeners ? this.#clock.now() : undefined;

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import { callSafely } from '../internal/abort.js';
 import { type AbortSource, CallScope, abortSourceOf, inheritedAttempt } from '../internal/call-scope.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
 import { type CacheOptions, cacheOptionsSchema } from './cache-options.js';
@@ -130,8 +130,9 @@ class LocalCache extends BasePolicy implements CachePolicy {
   readonly #flights = new Map<string, Flight>();
 
   constructor(options: CacheOptions) {
+    const factory = factoryOf(options, 'cache');
     const parsed = parseOptions('cache', cacheOptionsSchema, options, 'cache');
-    super('cache', parsed.name);
+    super('cache', parsed.name, factory);
     this.#ttlMs = parsed.ttlMs;
     this.#maxEntries = parsed.maxEntries;
     this.#shouldCache = parsed.shouldCache;
@@ -153,7 +154,7 @@ class LocalCache extends BasePolicy implements CachePolicy {
     for (const key of [...this.#flights.keys()]) this.#detach(key);
   }
 
-  async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  protected async run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) throw abortSource.reason;
     const startedMs = this.events.hasListeners ? this.#clock.now() : undefined;

@@ -11,7 +11,7 @@ import {
   policyNameSchema,
   positiveDurationMsSchema,
 } from '../options/option-schemas.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import type {
   CircuitBreakerSettings,
   CircuitBreakerSnapshot,
@@ -256,7 +256,7 @@ const circuitBreakerOptionsSchema = z
  * for n = 1..32 with the repeated tail trimmed (so a Redis script gets a short list).
  */
 function openDurationSchedule(
-  name: string,
+  label: string,
   halfOpenAfterMs: number | ((consecutiveOpens: number) => number),
 ): number[] {
   if (typeof halfOpenAfterMs === 'number') return [halfOpenAfterMs];
@@ -264,7 +264,7 @@ function openDurationSchedule(
   for (let opens = 1; opens <= OPEN_DURATION_SCHEDULE_LENGTH; opens++) {
     const durationMs = halfOpenAfterMs(opens);
     if (!durationMsSchema.safeParse(durationMs).success) {
-      const message = `circuitBreaker "${name}": halfOpenAfterMs(${opens}) must return a duration in ms (0 to ${MAX_TIMER_DELAY_MS}), got ${typeof durationMs === 'string' ? JSON.stringify(durationMs) : String(durationMs)}`;
+      const message = `${label}: halfOpenAfterMs(${opens}) must return a duration in ms (0 to ${MAX_TIMER_DELAY_MS}), got ${typeof durationMs === 'string' ? JSON.stringify(durationMs) : String(durationMs)}`;
       throw typeof durationMs === 'number' ? new RangeError(message) : new TypeError(message);
     }
     schedule.push(durationMs);
@@ -324,7 +324,12 @@ export function resolveCircuitBreakerOptions(
     slowCallRate: parsed.slowCallRate,
     slowCallDurationMs: parsed.slowCallDurationMs ?? CIRCUIT_BREAKER_DEFAULTS.slowCallDurationMs,
     minimumCalls: isConsecutive ? 1 : (parsed.minimumCalls ?? defaultMinimumCalls),
-    openDurationsMs: Object.freeze(openDurationSchedule(parsed.name, parsed.halfOpenAfterMs)),
+    openDurationsMs: Object.freeze(
+      openDurationSchedule(
+        `${factoryOf(options, 'circuitBreaker')} "${parsed.name}"`,
+        parsed.halfOpenAfterMs,
+      ),
+    ),
     permittedHalfOpenCalls: parsed.permittedHalfOpenCalls,
     maxHalfOpenWaitMs: parsed.maxHalfOpenWaitMs,
     usesHealthCheck: parsed.healthCheck !== undefined && parsed.mode === 'normal',

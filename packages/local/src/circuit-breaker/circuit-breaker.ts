@@ -11,6 +11,7 @@ import {
   rejectionOf,
   type AbortSource,
 } from '../internal/call-scope.js';
+import { factoryOf } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
 import {
@@ -107,7 +108,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
 
   constructor(options: CircuitBreakerOptions | undefined) {
     const resolved = resolveCircuitBreakerOptions(options);
-    super('circuit-breaker', resolved.settings.name);
+    super('circuit-breaker', resolved.settings.name, factoryOf(options, 'circuitBreaker'));
     this.#settings = resolved.settings;
     this.#mode = resolved.mode;
     this.#clock = resolved.clock;
@@ -123,7 +124,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     return this.#lastState;
   }
 
-  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  protected run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) return Promise.reject(abortSource.reason);
     if (this.#mode === 'disabled') return this.#runUnguarded(fn, abortSource);
@@ -216,7 +217,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
       const issue = parsed.error.issues[0];
       const where = issue === undefined ? 'snapshot' : ['snapshot', ...issue.path.map(String)].join('.');
       throw new TypeError(
-        `circuitBreaker "${this.name}": restore got a malformed snapshot: ${where}: ${issue?.message ?? 'invalid'}`,
+        `${this.label}: restore got a malformed snapshot: ${where}: ${issue?.message ?? 'invalid'}`,
       );
     }
     const transitions = await this.#state.restore(key, parsed.data);

@@ -18,11 +18,11 @@ class Pipeline<TAlt> extends BasePolicy<TAlt> {
   readonly #policies: readonly Policy<unknown>[];
 
   constructor(policies: readonly Policy<unknown>[]) {
-    super('pipeline', policies.map((policy) => policy.name).join('>'));
+    super('pipeline', policies.map((policy) => policy.name).join('>'), 'compose');
     this.#policies = policies;
   }
 
-  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | TAlt> {
+  protected run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T | TAlt> {
     return this.#runFrom(0, fn, options) as Promise<T | TAlt>;
   }
 

@@ -3,7 +3,7 @@ import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
 import { callSafely } from '../internal/abort.js';
 import { CallScope, abortSourceOf, hasAborted, inheritedAttempt } from '../internal/call-scope.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { type FallbackOptions, type FallbackReason, fallbackOptionsSchema } from './fallback-options.js';
 
 class FallbackPolicy<TAlt> extends BasePolicy<TAlt> {
@@ -13,8 +13,9 @@ class FallbackPolicy<TAlt> extends BasePolicy<TAlt> {
   readonly #clock: Clock;
 
   constructor(options: FallbackOptions<TAlt>) {
+    const factory = factoryOf(options, 'fallback');
     const parsed = parseOptions('fallback', fallbackOptionsSchema, options, 'fallback');
-    super('fallback', parsed.name);
+    super('fallback', parsed.name, factory);
     const value = options.value;
     this.#produce =
       typeof value === 'function'
@@ -25,7 +26,7 @@ class FallbackPolicy<TAlt> extends BasePolicy<TAlt> {
     this.#clock = parsed.clock;
   }
 
-  async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | TAlt> {
+  protected async run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T | TAlt> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) throw abortSource.reason;
     const startedMs = this.events.hasListeners ? this.#clock.now() : 0;

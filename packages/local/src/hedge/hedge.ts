@@ -3,7 +3,7 @@ import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
 import { callSafely } from '../internal/abort.js';
 import { CallScope, abortSourceOf } from '../internal/call-scope.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { type HedgeOptions, hedgeOptionsSchema } from './hedge-options.js';
 
 /** One attempt of a hedged call. */
@@ -19,14 +19,15 @@ class HedgePolicy extends BasePolicy {
   readonly #clock: Clock;
 
   constructor(options: HedgeOptions) {
+    const factory = factoryOf(options, 'hedge');
     const parsed = parseOptions('hedge', hedgeOptionsSchema, options, 'hedge');
-    super('hedge', parsed.name);
+    super('hedge', parsed.name, factory);
     this.#delayMs = parsed.delayMs;
     this.#maxAttempts = 1 + parsed.maxHedgedAttempts;
     this.#clock = parsed.clock;
   }
 
-  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  protected run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) return Promise.reject(abortSource.reason);
     const clock = this.#clock;

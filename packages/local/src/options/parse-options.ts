@@ -1,7 +1,32 @@
 import type { z } from 'zod';
 
-/** Formats an offending value for an error message: short, unambiguous, never throwing. */
-function describeValue(value: unknown): string {
+/**
+ * Where a factory that builds on a local one (a Redis factory over the local shell) puts its own
+ * name in the options it passes on, so that errors name the factory the user called:
+ * `redisBulkhead "db": maxConcurrent must be >= 1, got 0`. A registered symbol, so that it is no
+ * option (zod never sees it: only string keys are validated) and `@hyx/distributed` can use it
+ * without a public export.
+ */
+const FACTORY_KEY = Symbol.for('hyx.factory');
+
+/**
+ * The factory name errors give for a policy built from `input`: the one a building factory put
+ * under {@link FACTORY_KEY}, or `defaultFactory`.
+ *
+ * @internal
+ */
+export function factoryOf(input: unknown, defaultFactory: string): string {
+  if (typeof input !== 'object' || input === null) return defaultFactory;
+  const factory = (input as Record<symbol, unknown>)[FACTORY_KEY];
+  return typeof factory === 'string' ? factory : defaultFactory;
+}
+
+/**
+ * Formats an offending value for an error message: short, unambiguous, never throwing.
+ *
+ * @internal
+ */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'function') return 'a function';
@@ -69,7 +94,7 @@ export function parseOptions<TSchema extends z.ZodType>(
     typeof input === 'object' && input !== null && typeof (input as { name?: unknown }).name === 'string'
       ? (input as { name: string }).name
       : defaultName;
-  return parseLabelledOptions(`${factory} "${name}"`, schema, input);
+  return parseLabelledOptions(`${factoryOf(input, factory)} "${name}"`, schema, input);
 }
 
 /**

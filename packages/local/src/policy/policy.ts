@@ -77,9 +77,15 @@ export interface Policy<TAlt = never> {
   readonly kind: PolicyKind;
   /** The name given at construction (defaults to the kind); used in errors, events and metrics. */
   readonly name: string;
-  /** Runs `fn` under this policy. */
+  /**
+   * Runs `fn` under this policy. A `fn` that is not a function rejects at once with a `TypeError`
+   * naming the policy and the value (`retry "api": execute expects a function, got 42`).
+   */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | TAlt>;
-  /** The decorator form: a function with `fn`'s parameters that runs `fn` under this policy. */
+  /**
+   * The decorator form: a function with `fn`'s parameters that runs `fn` under this policy. Throws a
+   * `TypeError` at once when `fn` is not a function.
+   */
   wrap<TArgs extends unknown[], T>(
     fn: (...args: TArgs) => T | PromiseLike<T>,
   ): (...args: TArgs) => Promise<T | TAlt>;

@@ -8,7 +8,7 @@ import {
   rejectionOf,
   type AbortSource,
 } from '../internal/call-scope.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
 import { deriveAlgorithmConfig, type RateLimitAlgorithmName } from './algorithms/rate-limit-algorithm.js';
@@ -106,8 +106,9 @@ class RateLimiterPolicy extends BasePolicy implements RateLimiter {
   readonly #executeMaxDelayMs: number;
 
   constructor(options: RateLimiterOptions) {
+    const factory = factoryOf(options, 'rateLimiter');
     const parsed = parseOptions('rateLimiter', rateLimiterOptionsSchema, options, RATE_LIMITER_DEFAULTS.name);
-    super('rate-limiter', parsed.name);
+    super('rate-limiter', parsed.name, factory);
     const intervalMs = parsed.intervalMs ?? parsed.windowMs ?? RATE_LIMITER_DEFAULTS.intervalMs;
     const config: RateLimiterConfig = {
       ...deriveAlgorithmConfig({ ...parsed, intervalMs }),
@@ -162,7 +163,7 @@ class RateLimiterPolicy extends BasePolicy implements RateLimiter {
     return Promise.resolve(this.#state.refund({ key, cost }));
   }
 
-  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  protected run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) return Promise.reject(abortSource.reason);
     const key = options?.key ?? DEFAULT_KEY;
@@ -293,7 +294,7 @@ class RateLimiterPolicy extends BasePolicy implements RateLimiter {
     value: unknown,
   ): Error {
     const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-    return new errorClass(`rateLimiter "${this.name}": ${what} ${expected}, got ${shown}`);
+    return new errorClass(`${this.label}: ${what} ${expected}, got ${shown}`);
   }
 }
 

@@ -5,7 +5,7 @@ import { RetryExhaustedError } from '../errors/errors.js';
 import type { ErrorSource } from '../errors/resilience-error.js';
 import { sleep } from '../internal/abort.js';
 import { type AbortSource, CallScope, abortSourceOf, hasAborted } from '../internal/call-scope.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -59,8 +59,9 @@ class RetryPolicy extends BasePolicy {
   readonly #source: ErrorSource;
 
   constructor(options: RetryOptions | undefined) {
+    const factory = factoryOf(options, 'retry');
     const parsed = parseOptions('retry', retryOptionsSchema, options, 'retry');
-    super('retry', parsed.name);
+    super('retry', parsed.name, factory);
     this.#maxAttempts = parsed.maxAttempts;
     this.#shouldHandle = parsed.shouldHandle;
     this.#shouldHandleResult = parsed.shouldHandleResult;
@@ -72,7 +73,7 @@ class RetryPolicy extends BasePolicy {
     this.#source = { policyKind: 'retry', policyName: parsed.name };
   }
 
-  async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  protected async run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) throw abortSource.reason;
     // The success path does no more than this: no timer, no clock read unless someone listens.

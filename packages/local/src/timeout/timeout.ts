@@ -12,7 +12,7 @@ import {
   inheritedAttempt,
 } from '../internal/call-scope.js';
 import { DeadlineQueue } from '../internal/deadline-queue.js';
-import { parseOptions } from '../options/parse-options.js';
+import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { type TimeoutOptions, timeoutOptionsSchema } from './timeout-options.js';
 
 class TimeoutPolicy extends BasePolicy {
@@ -24,8 +24,9 @@ class TimeoutPolicy extends BasePolicy {
   readonly #deadlines: DeadlineQueue<CallScope>;
 
   constructor(options: TimeoutOptions) {
+    const factory = factoryOf(options, 'timeout');
     const parsed = parseOptions('timeout', timeoutOptionsSchema, options, 'timeout');
-    super('timeout', parsed.name);
+    super('timeout', parsed.name, factory);
     this.#timeoutMs = parsed.timeoutMs;
     this.#isAggressive = parsed.strategy === 'aggressive';
     this.#clock = parsed.clock;
@@ -35,7 +36,7 @@ class TimeoutPolicy extends BasePolicy {
     });
   }
 
-  async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+  protected async run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) throw abortSource.reason;
     const isListened = this.events.hasListeners;
