@@ -29,10 +29,10 @@ export interface DashboardSeries {
   /** Requests the shared rate limit admitted, all instances. */
   readonly admittedTotal: readonly number[];
   /**
-   * The cluster-wide admitted count of the limiter window the bucket's admissions counted in (the
-   * fullest, when they span two; 0 without admissions). A fixed window admits its whole quota as
-   * early as the requests come, so a bucket may hold more than `limitPerBucket` while no window
-   * ever holds more than `limitPerWindow`: this is the series to hold against that line.
+   * The cluster-wide admitted count of the limiter window the bucket lies in (the fuller one, when
+   * it overlaps two). A fixed window admits its whole quota as early as the requests come, so a
+   * bucket may hold more than `limitPerBucket` while no window ever holds more than
+   * `limitPerWindow`: this is the series to hold against that line.
    */
   readonly admittedInWindow?: readonly number[];
   /** Requests answered 429 (rate limited). */

@@ -72,6 +72,26 @@ function kill(instance: string, atMs: number): KillRecord {
 }
 
 describe('buildDashboardState', () => {
+  it('shows each bucket the fuller of the limiter windows it overlaps', () => {
+    const state = buildDashboardState(
+      input({
+        // Buckets straddle windows: [250, 750) lies in window [0, 1000), [750, 1250) overlaps it and [1000, 2000).
+        runStartMs: T0 + 250,
+        nowMs: T0 + 250 + 2_000,
+        gatewayRecords: [
+          decision('gw-1', 300, true),
+          decision('gw-1', 1_000, true),
+          decision('gw-1', 1_100, true),
+          decision('gw-2', 1_200, false),
+          decision('gw-2', 2_100, true),
+        ],
+      }),
+    );
+
+    expect(state.series.admittedTotal).toEqual([1, 2, 0, 1]);
+    expect(state.series.admittedInWindow).toEqual([1, 2, 2, 2]);
+  });
+
   it('gives empty buckets up to now, the phase running now and the limit lines', () => {
     const state = buildDashboardState(input({ nowMs: T0 + 1_200 }));
 
@@ -123,7 +143,7 @@ describe('buildDashboardState', () => {
     // An instance not listed still counts in the total.
     expect(state.series.admittedTotal).toEqual([3, 1, 2, 0]);
     // Window [0, 1000) admitted 4 in the run; window [1000, 2000) 2; the one before the run had 1.
-    expect(state.series.admittedInWindow).toEqual([4, 4, 2, 0]);
+    expect(state.series.admittedInWindow).toEqual([4, 4, 2, 2]);
   });
 
   it('counts 429s as rate limited and stale, 5xx and unanswered calls as degraded', () => {

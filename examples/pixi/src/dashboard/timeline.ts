@@ -108,7 +108,15 @@ export function buildDashboardState(input: TimelineInput): DashboardState {
   }
   const killedAt = firstKills(input.kills);
 
-  const admitted = admittedSeries(decisions, input.instances, bucketCount, bucketOf);
+  const admitted = admittedSeries(
+    decisions,
+    input.instances,
+    runStartMs,
+    bucketMs,
+    settings.windowMs,
+    bucketCount,
+    bucketOf,
+  );
   const rateLimited = zeros(bucketCount);
   const degraded = zeros(bucketCount);
   for (const call of input.calls) {
@@ -193,6 +201,9 @@ function firstKills(kills: readonly KillRecord[]): Map<string, number> {
 function admittedSeries(
   decisions: readonly DecisionRecord[],
   instances: readonly string[],
+  runStartMs: number,
+  bucketMs: number,
+  windowMs: number,
   bucketCount: number,
   bucketOf: (wallMs: number) => number | undefined,
 ): { byInstance: Record<string, number[]>; total: number[]; inWindow: number[] } {
@@ -200,7 +211,6 @@ function admittedSeries(
   for (const instance of instances) byInstance[instance] = zeros(bucketCount);
   const total = zeros(bucketCount);
   const perWindow = new Map<number, number>();
-  const windowsOfBucket: Set<number>[] = Array.from({ length: bucketCount }, () => new Set<number>());
   for (const decision of decisions) {
     if (!decision.allowed) continue;
     // A window counts every admission in it, even those outside the plotted range.
@@ -210,11 +220,21 @@ function admittedSeries(
     total[bucket] = (total[bucket] ?? 0) + 1;
     const series = byInstance[decision.instance];
     if (series !== undefined) series[bucket] = (series[bucket] ?? 0) + 1;
-    windowsOfBucket[bucket]?.add(decision.window);
   }
-  const inWindow = windowsOfBucket.map((windows) =>
-    Math.max(0, ...[...windows].map((window) => perWindow.get(window) ?? 0)),
-  );
+  // Window `w` ends at `w * windowMs` (records.ts), so it spans [(w - 1) * windowMs, w * windowMs):
+  // a bucket shows the fullest window it overlaps, and an idle bucket of a full window still shows it full.
+  const inWindow = Array.from({ length: bucketCount }, (_, bucket) => {
+    const startMs = runStartMs + bucket * bucketMs;
+    let most = 0;
+    for (
+      let window = Math.floor(startMs / windowMs) + 1;
+      (window - 1) * windowMs < startMs + bucketMs;
+      window += 1
+    ) {
+      most = Math.max(most, perWindow.get(window) ?? 0);
+    }
+    return most;
+  });
   return { byInstance, total, inWindow };
 }
 
