@@ -346,7 +346,7 @@ describe('bad backoff options', () => {
       'missing delay',
       () => backoff.constant({} as never),
       TypeError,
-      'backoff.constant: delayMs must be a finite number, got undefined',
+      'backoff.constant: delayMs is required',
     ],
     [
       'delay as a string',

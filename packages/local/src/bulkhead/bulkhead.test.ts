@@ -797,7 +797,7 @@ describe('bulkhead', () => {
   });
 
   it.each([
-    [{}, TypeError, 'bulkhead "bulkhead": maxConcurrent must be a finite number, got undefined'],
+    [{}, TypeError, 'bulkhead "bulkhead": maxConcurrent is required'],
     [{ maxConcurrent: 0 }, RangeError, 'bulkhead "bulkhead": maxConcurrent must be >= 1, got 0'],
     [{ maxConcurrent: 1.5 }, RangeError, 'bulkhead "bulkhead": maxConcurrent must be an integer, got 1.5'],
     [
@@ -872,7 +872,7 @@ describe('MemoryBulkheadState', () => {
   it.each([
     [{ maxConcurrent: 0 }, RangeError, 'MemoryBulkheadState: maxConcurrent must be >= 1, got 0'],
     [{ maxConcurrent: 1.5 }, RangeError, 'MemoryBulkheadState: maxConcurrent must be an integer, got 1.5'],
-    [{}, TypeError, 'MemoryBulkheadState: maxConcurrent must be a finite number, got undefined'],
+    [{}, TypeError, 'MemoryBulkheadState: maxConcurrent is required'],
   ])('rejects bad settings %j with a named error', (config, errorClass, message) => {
     clock = new FakeClock();
     expect(() => new MemoryBulkheadState(config as never)).toThrow(errorClass);

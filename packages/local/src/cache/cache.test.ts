@@ -384,7 +384,7 @@ describe('cache', () => {
   });
 
   it.each([
-    [{}, TypeError, 'cache "cache": ttlMs must be a number of ms >= 0 or Infinity, got undefined'],
+    [{}, TypeError, 'cache "cache": ttlMs is required'],
     [{ ttlMs: -1 }, RangeError, 'cache "cache": ttlMs must be a number of ms >= 0 or Infinity, got -1'],
     [
       { ttlMs: Number.NaN },
@@ -394,7 +394,7 @@ describe('cache', () => {
     [{ ttlMs: '5' }, TypeError, 'cache "cache": ttlMs must be a number of ms >= 0 or Infinity, got "5"'],
     [{ ttlMs: 1, maxEntries: 0 }, RangeError, 'cache "cache": maxEntries must be >= 1, got 0'],
     [{ ttlMs: 1, shouldCache: true }, TypeError, 'cache "cache": shouldCache must be a function, got true'],
-    [{ ttlMs: 1, name: '' }, RangeError, 'cache "": name must be >= 1, got ""'],
+    [{ ttlMs: 1, name: '' }, TypeError, 'cache "": name must be a non-empty string, got ""'],
     [{ ttlMs: 1, ttl: 5 }, TypeError, 'cache "cache": ttl is not a known option'],
   ])('rejects bad options %j with a named error', (options, errorClass, message) => {
     clock = new FakeClock();

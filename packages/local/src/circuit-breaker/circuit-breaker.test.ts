@@ -324,7 +324,7 @@ describe('circuitBreaker', () => {
       ],
       [{ window: 'consecutive' }, TypeError, 'window must be of type object, got "consecutive"'],
       [{ window: { kind: 'countWindow', size: 0 } }, RangeError, 'window.size must be >= 1, got 0'],
-      [{ window: { kind: 'countWindow' } }, TypeError, 'window.size must be a finite number, got undefined'],
+      [{ window: { kind: 'countWindow' } }, TypeError, 'window.size is required'],
       [{ window: { kind: 'consecutive', size: 3 } }, TypeError, 'window.size is not a known option'],
       [
         { window: { kind: 'timeWindow', durationMs: 1000, buckets: 3 } },

@@ -131,7 +131,7 @@ describe('fallback', () => {
       TypeError,
       'fallback "fallback": shouldHandle must be a function, got "yes"',
     ],
-    [{ value: 1, name: '' }, RangeError, 'fallback "": name must be >= 1, got ""'],
+    [{ value: 1, name: '' }, TypeError, 'fallback "": name must be a non-empty string, got ""'],
     [{ value: 1, extra: true }, TypeError, 'fallback "fallback": extra is not a known option'],
   ])('rejects bad options %j with a named error', (options, errorClass, message) => {
     expect(() => fallback(options as never)).toThrow(errorClass);

@@ -295,7 +295,7 @@ describe('hedge', () => {
   });
 
   it.each<[unknown, ErrorConstructor, string]>([
-    [{}, TypeError, 'hedge "hedge": delayMs must be a finite number, got undefined'],
+    [{}, TypeError, 'hedge "hedge": delayMs is required'],
     [{ delayMs: -1 }, RangeError, 'hedge "hedge": delayMs must be >= 0, got -1'],
     [{ delayMs: Infinity }, RangeError, 'hedge "hedge": delayMs must be a finite number, got Infinity'],
     [
@@ -313,7 +313,7 @@ describe('hedge', () => {
       RangeError,
       'hedge "hedge": maxHedgedAttempts must be <= 100, got 101',
     ],
-    [{ delayMs: 10, name: '' }, RangeError, 'hedge "": name must be >= 1, got ""'],
+    [{ delayMs: 10, name: '' }, TypeError, 'hedge "": name must be a non-empty string, got ""'],
     [{ delayMs: 10, clock: {} }, TypeError, 'hedge "hedge": clock must be a Clock'],
     [{ delayMs: 10, delay: 5 }, TypeError, 'hedge "hedge": delay is not a known option'],
   ])('rejects bad options %j with a named error', (options, errorClass, message) => {

@@ -55,8 +55,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       if (issue.expected === 'int') return 'must be an integer';
       return `must be of type ${issue.expected}`;
     case 'too_small':
+      if (issue.origin === 'string') {
+        return Number(issue.minimum) <= 1
+          ? 'must be a non-empty string'
+          : `must be at least ${String(issue.minimum)} characters long`;
+      }
       return `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`;
     case 'too_big':
+      if (issue.origin === 'string') return `must be at most ${String(issue.maximum)} characters long`;
       return `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
@@ -79,8 +85,9 @@ function withoutUndefined(input: object): Record<string, unknown> {
 
 /**
  * Validates a policy's options once, at construction. The error names the policy, the option and
- * the offending value: `circuitBreaker "payments": failureRate must be <= 1, got 1.5`. Wrong types
- * and unknown options throw `TypeError`; values of the right type out of range throw `RangeError`.
+ * the offending value: `circuitBreaker "payments": failureRate must be <= 1, got 1.5`. Wrong types,
+ * empty names, missing required options (`timeoutMs is required`) and unknown options throw
+ * `TypeError`; values of the right type out of range throw `RangeError`.
  *
  * @internal
  */
@@ -124,12 +131,18 @@ export function parseLabelledOptions<TSchema extends z.ZodType>(
   }
   const option = issue.path.map(String).join('.') || 'options';
   const value = valueAt(cleaned, issue.path);
+  // A required option left out (zod says "expected nonoptional", or the type it wanted).
+  if (value === undefined) throw new TypeError(`${label}: ${option} is required`);
   const message = `${label}: ${option} ${describeIssue(issue)}, got ${describeValue(value)}`;
+  // Wrong type: TypeError (`name: 42`, `name: ''`, `shouldHandle: 5`); right type out of range:
+  // RangeError (`maxAttempts: 0`, `failureRate: NaN`, `name` too long).
   const isRangeProblem =
-    issue.code === 'too_small' ||
+    (issue.code === 'too_small' && !(issue.origin === 'string' && Number(issue.minimum) <= 1)) ||
     issue.code === 'too_big' ||
     issue.code === 'not_multiple_of' ||
     (issue.code === 'custom' && typeof value === 'number' && issue.params?.['isTypeCheck'] !== true) ||
-    (issue.code === 'invalid_type' && typeof value === 'number');
+    (issue.code === 'invalid_type' &&
+      typeof value === 'number' &&
+      (issue.expected === 'number' || issue.expected === 'int'));
   throw isRangeProblem ? new RangeError(message) : new TypeError(message);
 }

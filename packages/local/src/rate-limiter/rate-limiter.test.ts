@@ -304,7 +304,7 @@ describe('rateLimiter', () => {
     [{ limit: 1.5 }, RangeError, 'rateLimiter "rate-limiter": limit must be an integer, got 1.5'],
     [{ limit: Number.NaN }, RangeError, 'rateLimiter "rate-limiter": limit must be a finite number, got NaN'],
     [{ limit: '10' }, TypeError, 'rateLimiter "rate-limiter": limit must be a finite number, got "10"'],
-    [{}, TypeError, 'rateLimiter "rate-limiter": limit must be a finite number, got undefined'],
+    [{}, TypeError, 'rateLimiter "rate-limiter": limit is required'],
     [{ limit: 1, intervalMs: 0 }, RangeError, 'rateLimiter "rate-limiter": intervalMs must be >= 1, got 0'],
     [{ limit: 1, windowMs: -5 }, RangeError, 'rateLimiter "rate-limiter": windowMs must be >= 1, got -5'],
     [

@@ -630,7 +630,7 @@ describe('retry: options', () => {
       'retry "retry": budget must be a RetryBudget (tryWithdraw, deposit), e.g. retryBudget(), got an object',
     ],
     [{ clock: Date }, TypeError, 'retry "retry": clock must be a Clock'],
-    [{ name: '' }, RangeError, 'retry "": name must be >= 1, got ""'],
+    [{ name: '' }, TypeError, 'retry "": name must be a non-empty string, got ""'],
     [{ maxAttempt: 3 }, TypeError, 'retry "retry": maxAttempt is not a known option'],
     ['3 attempts', TypeError, 'retry "retry": options must be an object, got "3 attempts"'],
   ])('rejects %j with a named error', (options, errorClass, message) => {

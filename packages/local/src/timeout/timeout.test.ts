@@ -645,7 +645,7 @@ describe('timeout', () => {
   });
 
   it.each<[unknown, ErrorConstructor, string]>([
-    [{}, TypeError, 'timeout "timeout": timeoutMs must be a finite number, got undefined'],
+    [{}, TypeError, 'timeout "timeout": timeoutMs is required'],
     [{ timeoutMs: 0 }, RangeError, 'timeout "timeout": timeoutMs must be > 0, got 0'],
     [{ timeoutMs: -5 }, RangeError, 'timeout "timeout": timeoutMs must be > 0, got -5'],
     [{ timeoutMs: Number.NaN }, RangeError, 'timeout "timeout": timeoutMs must be a finite number, got NaN'],
