@@ -362,6 +362,13 @@ function renderCharts(state) {
   for (const [name, spec] of Object.entries(CHARTS)) {
     const chart = charts[name];
     syncDatasets(chart, spec.datasets(state));
+    // Chart.js sizes bars by the gap between points: with a single bucket there is none, and the
+    // bar would fill the axis. A bar is never wider than its bucket.
+    const area = chart.chartArea;
+    if (area !== undefined) {
+      const bucketWidth = ((area.right - area.left) * seconds(state.bucketMs)) / xMax;
+      for (const dataset of chart.data.datasets) dataset.maxBarThickness = Math.max(1, bucketWidth * 0.92);
+    }
     chart.options.scales.x.max = xMax;
     // Read by the backdrop plugin; kept off the options, which Chart.js would resolve as scriptable.
     chart.$pixiLines = spec.lines?.(state) ?? [];
@@ -450,10 +457,18 @@ function renderTerms(state) {
       const item = element('li');
       const swatch = element('span', 'swatch');
       swatch.style.background = instanceColor(state, term.instance);
+      // A term ends when its leader loses the lease or when the scenario kills it.
+      const killed = (state.kills ?? []).some(
+        (kill) => kill.instance === term.instance && kill.atMs === term.endMs,
+      );
       const when =
         term.endMs === undefined
           ? element('span', 'when now', `since ${formatSeconds(term.startMs)}`)
-          : element('span', 'when', `${seconds(term.startMs).toFixed(1)}–${formatSeconds(term.endMs)}`);
+          : element(
+              'span',
+              'when',
+              `${seconds(term.startMs).toFixed(1)}–${formatSeconds(term.endMs)} · ${killed ? 'killed' : 'lost'}`,
+            );
       item.append(
         swatch,
         element('span', 'who', term.instance),
