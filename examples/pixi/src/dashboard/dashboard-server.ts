@@ -7,7 +7,6 @@
  * and else in `../../src/dashboard/static` (running from `dist`, as `npm start` does).
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,7 +46,7 @@ function dashboardStaticDir(): string {
 /** Chart.js's UMD build (a global `Chart`, every chart type registered) in the installed package. */
 function chartJsFile(): string {
   // The package's exports map has no entry for the UMD file, so it is found beside its main file.
-  const main = createRequire(import.meta.url).resolve('chart.js');
+  const main = fileURLToPath(import.meta.resolve('chart.js'));
   return join(dirname(main), 'chart.umd.min.js');
 }
 

@@ -28,7 +28,7 @@ import type {
 } from './dashboard-state.js';
 
 /** The dashboard's bucket, in ms: fine enough to see a window fill, coarse enough to read. */
-export const DASHBOARD_BUCKET_MS = 500;
+const DASHBOARD_BUCKET_MS = 500;
 
 /** Everything the dashboard state is built from. */
 export interface TimelineInput {
@@ -49,7 +49,7 @@ export interface TimelineInput {
   readonly probes: readonly InventoryProbe[];
   readonly kills: readonly KillRecord[];
   readonly invariants?: readonly DashboardInvariant[] | undefined;
-  /** @defaultValue {@link DASHBOARD_BUCKET_MS} */
+  /** @defaultValue `500`: fine enough to see a window fill, coarse enough to read. */
   readonly bucketMs?: number | undefined;
 }
 
