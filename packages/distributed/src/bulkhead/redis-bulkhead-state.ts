@@ -10,6 +10,7 @@ import {
 } from '@hyx/local';
 
 import { LUA_SCRIPTS } from '../lua.generated.js';
+import { checkRedisClient, factoryIn, factoryLabel } from '../redis-client.js';
 import { arrayReply, integerReply } from '../lua-reply.js';
 import { LuaScript } from '../lua-script.js';
 import { RedisKeyspace } from '../redis-keys.js';
@@ -158,8 +159,10 @@ export class RedisBulkheadState implements BulkheadState {
    *   the subscriber connection unless `options.subscriber` is given
    */
   constructor(redis: RedisLike & Partial<DuplicableRedis>, options: RedisBulkheadStateOptions) {
+    const factory = factoryIn(options, 'RedisBulkheadState');
+    checkRedisClient(factoryLabel(factory, options), redis);
     this.#redis = redis;
-    this.#settings = resolveRedisBulkheadSettings('RedisBulkheadState', options);
+    this.#settings = resolveRedisBulkheadSettings(factory, options);
     this.#keyspace = new RedisKeyspace({
       pattern: 'bulkhead',
       name: this.#settings.name,

@@ -14,26 +14,26 @@ const downRedis: RedisLike = {
 
 describe('redisBulkhead', () => {
   it.each([
-    [{ maxConcurrent: 2, leaseMs: 5 }, RangeError, 'RedisBulkheadState "db": leaseMs must be in [10, '],
+    [{ maxConcurrent: 2, leaseMs: 5 }, RangeError, 'redisBulkhead "db": leaseMs must be in [10, '],
     [
       { maxConcurrent: 2, leaseMs: 1.5 },
       TypeError,
-      'RedisBulkheadState "db": leaseMs must be an integer, got 1.5',
+      'redisBulkhead "db": leaseMs must be an integer, got 1.5',
     ],
     [
       { maxConcurrent: 2, leaseMs: 1000, renewMs: 1000 },
       RangeError,
-      'RedisBulkheadState "db": renewMs must be < leaseMs (1000), got 1000',
+      'redisBulkhead "db": renewMs must be < leaseMs (1000), got 1000',
     ],
     [
       { maxConcurrent: 2, pollIntervalMs: 0 },
       RangeError,
-      'RedisBulkheadState "db": pollIntervalMs must be in [1, ',
+      'redisBulkhead "db": pollIntervalMs must be in [1, ',
     ],
     [
       { maxConcurrent: 2, onLeaseLost: 'log' },
       TypeError,
-      'RedisBulkheadState "db": onLeaseLost must be a function',
+      'redisBulkhead "db": onLeaseLost must be a function',
     ],
   ])('rejects bad options at construction: %o', (options, type, message) => {
     const build = () => redisBulkhead(downRedis, { name: 'db', ...(options as { maxConcurrent: number }) });
@@ -41,9 +41,9 @@ describe('redisBulkhead', () => {
     expect(build).toThrow(message);
   });
 
-  it('names the bulkhead in the error of a bad local option, as the local bulkhead does', () => {
+  it('names itself in the error of a bad local option, checked as the local bulkhead does', () => {
     expect(() => redisBulkhead(downRedis, { name: 'db', maxConcurrent: 0 })).toThrow(
-      'bulkhead "db": maxConcurrent must be >= 1, got 0',
+      'redisBulkhead "db": maxConcurrent must be >= 1, got 0',
     );
   });
 

@@ -1,5 +1,6 @@
-import { bulkhead, type BulkheadPolicy } from '@hyx/local';
+import { BULKHEAD_DEFAULTS, bulkhead, type BulkheadPolicy } from '@hyx/local';
 
+import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
 import type { DuplicableRedis, RedisBulkheadOptions } from './redis-bulkhead-options.js';
 import { RedisBulkheadState } from './redis-bulkhead-state.js';
@@ -33,12 +34,16 @@ export function redisBulkhead(
   redis: RedisLike & Partial<DuplicableRedis>,
   options: RedisBulkheadOptions,
 ): BulkheadPolicy {
+  checkRedisClient(factoryLabel('redisBulkhead', options, BULKHEAD_DEFAULTS.name), redis);
   const { leaseMs, renewMs, pollIntervalMs, subscriber, onLeaseLost, ...local } = options;
   const name = local.name ?? 'bulkhead';
   return bulkhead({
     ...local,
+    // The local bulkhead's errors, and the state's, then name this factory: `redisBulkhead "db"`.
+    [FACTORY_KEY]: 'redisBulkhead',
     state: (settings) =>
       new RedisBulkheadState(redis, {
+        [FACTORY_KEY]: 'redisBulkhead',
         name,
         maxConcurrent: settings.maxConcurrent,
         leaseMs,

@@ -42,9 +42,12 @@ describe('redisCircuitBreaker options', () => {
     );
   });
 
-  it('validates the local options as the local breaker does', () => {
+  it('validates the local options as the local breaker does, naming itself', () => {
     expect(() => redisCircuitBreaker(unusedClient, { name: 'payments', failureRate: 1.5 })).toThrow(
-      /^circuitBreaker "payments": failureRate .*1\.5/,
+      /^redisCircuitBreaker "payments": failureRate .*1\.5/,
+    );
+    expect(() => redisCircuitBreaker(unusedClient, { name: 'payments', halfOpenAfterMs: () => -1 })).toThrow(
+      'redisCircuitBreaker "payments": halfOpenAfterMs(1) must return a duration',
     );
   });
 });

@@ -1,4 +1,5 @@
 import {
+  CIRCUIT_BREAKER_DEFAULTS,
   DEFAULT_CIRCUIT_KEY,
   circuitBreaker,
   type CircuitBreakerPolicy,
@@ -11,6 +12,7 @@ import {
   type Work,
 } from '@hyx/local';
 
+import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
 import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
 import type { RedisCircuitBreakerOptions } from './redis-circuit-breaker-options.js';
@@ -45,6 +47,7 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
   #listeners: readonly Listener[] = [];
 
   constructor(client: RedisLike, options: RedisCircuitBreakerOptions) {
+    checkRedisClient(factoryLabel('redisCircuitBreaker', options, CIRCUIT_BREAKER_DEFAULTS.name), client);
     const {
       commandTimeoutMs,
       onBackendFailure,
@@ -58,6 +61,8 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
     } = options;
     this.#inner = circuitBreaker({
       ...localOptions,
+      // The local breaker's errors then name this factory: `redisCircuitBreaker "payments": ...`.
+      [FACTORY_KEY]: 'redisCircuitBreaker',
       state: (settings, context) => {
         this.#state = new RedisCircuitBreakerState(client, settings, context, {
           commandTimeoutMs,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BackendUnavailableError, type PolicyKind } from '@hyx/local';
 import { LuaReplyError } from '../lua-reply.js';
+import { checkRedisClient } from '../redis-client.js';
 import { RedisKeyspace } from '../redis-keys.js';
 import type { RedisLike } from '../redis-like.js';
 import { HeldLease } from './held-lease.js';
@@ -49,6 +50,9 @@ export class LeaseLock implements Lock {
     policyKind: 'lock' | 'leader-election',
     onLost?: (token: bigint, reason: LockLossReason, cause: unknown) => void,
   ) {
+    // Checked here rather than in the factories so that leaderElection's `redis` option is too.
+    const factory = policyKind === 'lock' ? 'redisLock' : 'leaderElection';
+    checkRedisClient(`${factory} ${JSON.stringify(settings.name)}`, redis);
     this.name = settings.name;
     this.#redis = redis;
     this.#settings = settings;

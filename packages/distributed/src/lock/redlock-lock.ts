@@ -3,6 +3,7 @@ import Redlock, { ExecutionError, ResourceLockedError, type Lock as RedlockGrant
 import { BackendUnavailableError } from '@hyx/local';
 import { LUA_SCRIPTS } from '../lua.generated.js';
 import { LuaScript } from '../lua-script.js';
+import { checkRedisClients } from '../redis-client.js';
 import { RedisKeyspace } from '../redis-keys.js';
 import { HeldLease } from './held-lease.js';
 import { FENCE_TTL_MS } from './lease-scripts.js';
@@ -43,6 +44,7 @@ class RedlockLock implements Lock {
   readonly #quorum: number;
 
   constructor(clients: readonly (Redis | Cluster)[], settings: LeaseSettings) {
+    checkRedisClients(`redlockLock ${JSON.stringify(settings.name)}`, clients);
     if (clients.length === 0) {
       throw new TypeError(`redlockLock "${settings.name}": needs at least one Redis client`);
     }

@@ -42,7 +42,7 @@ describe('redisRateLimiter options', () => {
       { additionalLimits: [{ limit: 10, intervalMs: 0.5 }] },
       'redisRateLimiter "unit": additionalLimits[0].intervalMs must be an integer >= 1, got 0.5',
     ],
-    [{ limit: 0 }, 'rateLimiter "unit": limit must be >= 1, got 0'],
+    [{ limit: 0 }, 'redisRateLimiter "unit": limit must be >= 1, got 0'],
   ])('refuses %o', (options, message) => {
     expect(() => redisRateLimiter(brokenClient('fail'), { ...BASE, ...options })).toThrow(message);
   });

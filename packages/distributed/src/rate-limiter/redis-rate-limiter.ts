@@ -1,4 +1,5 @@
 import {
+  RATE_LIMITER_DEFAULTS,
   rateLimiter,
   type ExecuteOptions,
   type RateLimitAcquireRequest,
@@ -10,6 +11,7 @@ import {
   type Work,
 } from '@hyx/local';
 
+import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
 import type { RedisRateLimiterOptions } from './redis-rate-limiter-options.js';
 import { redisRateLimiterState, type BackendTransition } from './redis-rate-limiter-state.js';
@@ -28,6 +30,7 @@ class RedisRateLimiterPolicy implements RateLimiter {
   #listeners: readonly Listener[] = [];
 
   constructor(client: RedisLike, options: RedisRateLimiterOptions) {
+    checkRedisClient(factoryLabel('redisRateLimiter', options, RATE_LIMITER_DEFAULTS.name), client);
     const {
       commandTimeoutMs,
       onBackendFailure,
@@ -39,6 +42,8 @@ class RedisRateLimiterPolicy implements RateLimiter {
     } = options;
     this.#inner = rateLimiter({
       ...localOptions,
+      // The local limiter's errors then name this factory: `redisRateLimiter "api": limit ...`.
+      [FACTORY_KEY]: 'redisRateLimiter',
       state: redisRateLimiterState(client, {
         commandTimeoutMs,
         onBackendFailure,

@@ -3,6 +3,7 @@ import { retryBudget, type RetryBudget } from '@hyx/local';
 import { LUA_SCRIPTS } from '../lua.generated.js';
 import { integerReply } from '../lua-reply.js';
 import { LuaScript } from '../lua-script.js';
+import { checkRedisClient, factoryLabel } from '../redis-client.js';
 import { RedisKeyspace } from '../redis-keys.js';
 import type { RedisLike } from '../redis-like.js';
 import {
@@ -93,5 +94,6 @@ class RedisRetryBudget implements RetryBudget {
  * ```
  */
 export function redisRetryBudget(redis: RedisLike, options: RedisRetryBudgetOptions): RetryBudget {
+  checkRedisClient(factoryLabel('redisRetryBudget', options), redis);
   return new RedisRetryBudget(redis, resolveRedisRetryBudgetSettings(options));
 }
