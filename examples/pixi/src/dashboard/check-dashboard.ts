@@ -37,6 +37,7 @@ export interface DashboardCheck {
 interface DashboardHook {
   readonly chartNames: readonly string[];
   polls(): number;
+  finished(): boolean;
   pointCounts(): Record<string, number>;
   nonZeroCounts(): Record<string, number>;
 }
@@ -44,8 +45,9 @@ interface DashboardHook {
 type WithHook = typeof globalThis & { __pixiDashboard?: DashboardHook };
 
 /**
- * Opens `url` in headless Chromium, waits until every chart has data points (or `timeoutMs`
- * passes: then the counts tell which chart has none), saves a screenshot and reports.
+ * Opens `url` in headless Chromium, waits until every chart has data points (and, while the run
+ * is live, the page has redrawn them once more), or until `timeoutMs` passes (then the counts tell
+ * which chart has none), saves a screenshot and reports.
  *
  * @example
  * ```ts
@@ -80,7 +82,8 @@ export async function checkDashboard(url: string, options: CheckDashboardOptions
       await page.waitForFunction(
         () => {
           const hook = (globalThis as WithHook).__pixiDashboard;
-          if (hook === undefined || hook.polls() === 0) return false;
+          // Two polls of a live run: the second redraws in place, which the first does not.
+          if (hook === undefined || hook.polls() < (hook.finished() ? 1 : 2)) return false;
           const counts = hook.pointCounts();
           return hook.chartNames.every((name) => (counts[name] ?? 0) > 0);
         },

@@ -75,4 +75,18 @@ describe('the dashboard', () => {
     expect(check.chartsWithData['breakers']).toBe(3 * 60 - 12);
     expect(check.nonZeroPoints['probes']).toBe(5);
   });
+
+  it('reports what the page logs when it cannot draw a state', { timeout: 60_000 }, async () => {
+    const broken = { ...buildDashboardState(sampleTimelineInput(5_000)), series: undefined };
+    const url = await serve(() => broken as unknown as DashboardState);
+
+    const check = await checkDashboard(url, {
+      screenshotPath: `${OUTPUT}dashboard-broken.png`,
+      timeoutMs: 2_000,
+    });
+
+    expect(check.consoleErrors.length).toBeGreaterThan(0);
+    expect(check.consoleErrors[0]).toContain('cannot draw the state');
+    expect(Object.values(check.chartsWithData).every((count) => count === 0)).toBe(true);
+  });
 });

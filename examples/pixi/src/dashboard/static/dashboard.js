@@ -1,4 +1,4 @@
-/* global Chart, document, fetch, setTimeout, window -- a browser script; Chart.js is the UMD global */
+/* global Chart, console, document, fetch, setTimeout, window -- a browser script; Chart.js is the UMD global */
 // Pixi's live dashboard. Polls /api/state (dashboard-state.ts) every 500 ms and redraws five
 // Chart.js charts in place. Plain browser JavaScript served as it is, so it runs the same from
 // source and from `dist`; Chart.js is the UMD build the server takes from the installed package.
@@ -518,18 +518,32 @@ function showDisconnected() {
   status.replaceChildren(pill('reconnecting', 'wait'));
 }
 
+let failures = 0;
+
 async function poll() {
+  let state;
   try {
     const response = await fetch('api/state', { cache: 'no-store' });
     if (!response.ok) throw new Error(`GET /api/state: ${response.status}`);
-    render(await response.json());
-    polls += 1;
+    state = await response.json();
+    failures = 0;
   } catch {
-    // The run may be restarting its server or gone: show it, and keep trying while it runs.
+    // The run may be restarting its server or gone: show it, and keep trying, more slowly after a
+    // few misses (each failed request is a line in the browser's console).
+    failures += 1;
     showDisconnected();
   }
+  if (state !== undefined) {
+    try {
+      render(state);
+      polls += 1;
+    } catch (error) {
+      // A state the page cannot draw is a bug: say so where a browser test looks.
+      console.error('pixi dashboard: cannot draw the state:', error);
+    }
+  }
   // A finished run changes no more, and its server may close: stop asking.
-  if (latest?.finished !== true) setTimeout(() => void poll(), POLL_MS);
+  if (latest?.finished !== true) setTimeout(() => void poll(), failures > 3 ? 5 * POLL_MS : POLL_MS);
 }
 
 /** Points each chart plots (null values, such as a dead instance's breaker, are not points). */
@@ -547,6 +561,7 @@ function pointCounts(predicate) {
 window.__pixiDashboard = {
   chartNames: Object.keys(CHARTS),
   polls: () => polls,
+  finished: () => latest?.finished === true,
   pointCounts: () => pointCounts(() => true),
   nonZeroCounts: () => pointCounts((point) => (point.state ?? point.y) !== 0),
 };
