@@ -48,6 +48,8 @@ export class AttemptSpanPolicy<TAlt> implements Policy<TAlt> {
   }
 
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | TAlt> {
+    // Not a function: the inner policy refuses it at once, with an error naming it, before any span.
+    if (typeof fn !== 'function') return this.#inner.execute(fn, options);
     return this.#inner.execute((executionContext) => this.#runAttempt(fn, executionContext), options);
   }
 

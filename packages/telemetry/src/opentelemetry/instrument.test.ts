@@ -393,6 +393,18 @@ describe('OpenTelemetry traces', () => {
     expect(second?.status.code).toBe(SpanStatusCode.UNSET);
   });
 
+  it('refuses a work that is not a function at once, as the policy does, opening no span', async () => {
+    const { policy } = instrument(retry({ name: 'r', maxAttempts: 3, clock }), {
+      meterProvider: harness.meterProvider,
+      tracerProvider: harness.tracerProvider,
+      spans: 'attempts',
+    });
+    await expect(policy.execute(42 as never)).rejects.toThrow(
+      new TypeError('retry "r": execute expects a function, got 42'),
+    );
+    expect(harness.spans().filter((span) => span.name === ATTEMPT_SPAN_NAME)).toEqual([]);
+  });
+
   it('makes the attempt span active inside the work, so the work’s own spans nest under it', async () => {
     const { policy } = instrument(fallback({ name: 'f', value: 'alt', clock }), {
       meterProvider: harness.meterProvider,
