@@ -21,7 +21,7 @@ export interface DashboardInvariant {
 }
 
 /** Per-bucket series, all of the same length as `t`. */
-export interface DashboardSeries {
+interface DashboardSeries {
   /** The start of each bucket. */
   readonly t: readonly number[];
   /** Requests the shared rate limit admitted, per instance. */

@@ -92,8 +92,15 @@ describe('buildDashboardState', () => {
     expect(state.series.admittedInWindow).toEqual([1, 2, 2, 2]);
   });
 
+  it('gives the complete buckets of a live run, and every bucket of a finished one', () => {
+    expect(buildDashboardState(input({ nowMs: T0 + 1_200 })).series.t).toEqual([0, 500]);
+    expect(buildDashboardState(input({ nowMs: T0 + 1_200, finished: true })).series.t).toEqual([
+      0, 500, 1_000,
+    ]);
+  });
+
   it('gives empty buckets up to now, the phase running now and the limit lines', () => {
-    const state = buildDashboardState(input({ nowMs: T0 + 1_200 }));
+    const state = buildDashboardState(input({ nowMs: T0 + 1_200, finished: true }));
 
     expect(state.series.t).toEqual([0, 500, 1_000]);
     expect(state.elapsedMs).toBe(1_200);

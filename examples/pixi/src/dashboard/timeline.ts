@@ -3,7 +3,8 @@
  * its input: the run calls it on every `GET /api/state` with the records gathered so far, and the
  * tests call it with hand-made records.
  *
- * Records carry wall-clock ms; the state carries ms since the run began, in buckets of `bucketMs`.
+ * Records carry wall-clock ms; the state carries ms since the run began, in buckets of `bucketMs`
+ * (complete ones while the run goes on; the last one partial once it has finished).
  * A record belongs to the bucket its start falls in (a call to the bucket its request started in,
  * as its rate-limit decision did); records before the run or after `nowMs` are left out.
  */
@@ -82,14 +83,16 @@ const PLOTTED: Readonly<Record<BreakerState, Exclude<PlottedBreakerState, null>>
  *   probes: [],
  *   kills: [],
  * });
- * state.series.t; // [0, 500, 1000, 1500]
+ * state.series.t; // [0, 500, 1000, 1500]: the complete buckets so far
  * ```
  */
 export function buildDashboardState(input: TimelineInput): DashboardState {
   const bucketMs = input.bucketMs ?? DASHBOARD_BUCKET_MS;
   const { runStartMs, settings } = input;
   const elapsedMs = Math.max(0, input.nowMs - runStartMs);
-  const bucketCount = Math.ceil(elapsedMs / bucketMs);
+  // While the run goes on, the bucket still filling is left out: its bars would show a drop that is
+  // only the present (and the records that reach the run a little late).
+  const bucketCount = (input.finished ? Math.ceil : Math.floor)(elapsedMs / bucketMs);
   const bucketOf = (wallMs: number): number | undefined => {
     const relative = wallMs - runStartMs;
     if (relative < 0 || relative >= elapsedMs) return undefined;

@@ -95,7 +95,8 @@ const backdrop = {
         ctx.font = '600 11px system-ui, sans-serif';
         ctx.textBaseline = 'top';
         ctx.textAlign = 'right';
-        ctx.fillText(`${kill.instance} killed`, at - 4, area.top + 5);
+        // One line below the phase names, which start at the phases' left edges.
+        ctx.fillText(`${kill.instance} killed`, at - 4, area.top + (options.phaseLabels ? 20 : 5));
         ctx.textAlign = 'left';
       }
     }
@@ -120,6 +121,12 @@ const backdrop = {
     ctx.restore();
   },
 };
+
+if (typeof Chart === 'undefined') {
+  // Without Chart.js nothing below can run: say why on the page and where a browser test looks.
+  document.body.prepend(element('p', 'pill pill-bad', 'Chart.js did not load: the charts cannot be drawn.'));
+  throw new Error('pixi dashboard: Chart.js did not load (vendor/chart.umd.min.js)');
+}
 
 Chart.register(backdrop);
 Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
