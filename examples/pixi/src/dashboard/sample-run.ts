@@ -141,7 +141,8 @@ export function sampleTimelineInput(elapsedMs = 30_000): TimelineInput {
   everywhere(BREAKER_CLOSED_MS, 'half-open', 'closed');
 
   gatewayRecords.push(
-    { type: 'leader', instance: 'gw-1', atMs: at(150), event: 'elected', fencingToken: '1' },
+    // Elected while the gateways warmed up, before the clock started (as in a real run).
+    { type: 'leader', instance: 'gw-1', atMs: at(-3_200), event: 'elected', fencingToken: '1' },
     { type: 'leader', instance: 'gw-2', atMs: at(SECOND_LEADER_AT_MS), event: 'elected', fencingToken: '2' },
   );
   const kills: KillRecord[] = [{ instance: KILLED, atMs: at(KILLED_AT_MS) }];

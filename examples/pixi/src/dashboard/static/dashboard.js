@@ -48,10 +48,14 @@ const phaseColor = (name) => PHASE_COLORS[name] ?? OTHER_PHASE_COLOR;
 const instanceColor = (state, instance) =>
   INSTANCE_COLORS[state.instances.indexOf(instance) % INSTANCE_COLORS.length] ?? '#888888';
 
-/** How far the x axis reaches: the whole scenario as planned, or further if the run overran it. */
+/**
+ * How far the x axis reaches: the whole scenario as planned, or, if the run overran it, to the next
+ * whole second (Chart.js labels the axis's end, and "30.139 s" reads as noise).
+ */
 function xMaxMs(state) {
   const lastPhaseEnd = state.phases.reduce((most, phase) => Math.max(most, phase.endMs), 0);
-  return Math.max(lastPhaseEnd, state.elapsedMs, state.bucketMs);
+  if (state.elapsedMs <= lastPhaseEnd) return Math.max(lastPhaseEnd, state.bucketMs);
+  return Math.ceil(state.elapsedMs / 1000) * 1000;
 }
 
 // Draws, behind the data, a band per phase, a dashed line per killed instance, and horizontal
@@ -162,7 +166,7 @@ function baseOptions({ stacked = false, yTitle, backdropOptions = {}, y = {} }) 
         offset: false,
         stacked,
         grid: { display: false },
-        ticks: { maxRotation: 0, callback: (value) => `${value} s` },
+        ticks: { maxRotation: 0, callback: (value) => `${Math.round(value * 10) / 10} s` },
       },
       y: {
         beginAtZero: true,
@@ -460,7 +464,19 @@ function renderTerms(state) {
     return;
   }
   list.replaceChildren(
-    ...state.leaderTerms.map((term) => {
+    ...state.leaderTerms.flatMap((term, index) => {
+      const rows = [];
+      // Between terms: how long the cluster had no leader (a dead leader is replaced once its
+      // lease runs out), or, if they overlap, by how much: the one thing that must never happen.
+      const previous = state.leaderTerms[index - 1];
+      if (previous?.endMs !== undefined) {
+        const gapMs = term.startMs - previous.endMs;
+        rows.push(
+          gapMs >= 0
+            ? element('li', 'gap', `no leader for ${formatSeconds(gapMs)}`)
+            : element('li', 'gap overlap', `overlaps the previous term by ${formatSeconds(-gapMs)}`),
+        );
+      }
       const item = element('li');
       const swatch = element('span', 'swatch');
       swatch.style.background = instanceColor(state, term.instance);
@@ -468,21 +484,24 @@ function renderTerms(state) {
       const killed = (state.kills ?? []).some(
         (kill) => kill.instance === term.instance && kill.atMs === term.endMs,
       );
+      // The first leader is usually elected while the gateways warm up, before the clock starts.
+      const from = term.startMs < 0 ? 'start' : seconds(term.startMs).toFixed(1);
       const when =
         term.endMs === undefined
-          ? element('span', 'when now', `since ${formatSeconds(term.startMs)}`)
-          : element(
+          ? element(
               'span',
-              'when',
-              `${seconds(term.startMs).toFixed(1)}–${formatSeconds(term.endMs)} · ${killed ? 'killed' : 'lost'}`,
-            );
+              'when now',
+              term.startMs < 0 ? 'since the start' : `since ${formatSeconds(term.startMs)}`,
+            )
+          : element('span', 'when', `${from}–${formatSeconds(term.endMs)} · ${killed ? 'killed' : 'lost'}`);
       item.append(
         swatch,
         element('span', 'who', term.instance),
         element('span', 'token', `token ${term.fencingToken}`),
         when,
       );
-      return item;
+      rows.push(item);
+      return rows;
     }),
   );
 }
