@@ -113,7 +113,8 @@ export async function checkDashboard(url: string, options: CheckDashboardOptions
     return {
       chartsWithData: seen?.chartsWithData ?? {},
       nonZeroPoints: seen?.nonZeroPoints ?? {},
-      consoleErrors,
+      // A copy: closing the browser aborts the page's poll in flight, which is no finding.
+      consoleErrors: [...consoleErrors],
     };
   } finally {
     await browser.close();
