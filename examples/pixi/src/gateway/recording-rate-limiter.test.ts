@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+
+import { rateLimiter } from '@hyx/local';
+import { FakeClock } from '@hyx/local/testing';
+
+import type { DecisionRecord } from '../records.js';
+import { RecordingRateLimiter, windowIndexOf } from './recording-rate-limiter.js';
+
+describe('RecordingRateLimiter', () => {
+  it('records each decision with its key and the fixed window it counted in, and decides nothing itself', async () => {
+    const clock = new FakeClock(Date.now());
+    const limiter = rateLimiter({ name: 'api', algorithm: 'fixed-window', limit: 2, windowMs: 1_000, clock });
+    const records: DecisionRecord[] = [];
+    const recording = new RecordingRateLimiter(limiter, 'gw-1', 1_000, (record) => records.push(record));
+    const decisions = [
+      await recording.tryAcquire({ key: 'k' }),
+      await recording.tryAcquire({ key: 'k' }),
+      await recording.tryAcquire({ key: 'k' }),
+    ];
+    expect(decisions.map((decision) => decision.allowed)).toEqual([true, true, false]);
+    expect(records.map((record) => [record.instance, record.apiKey, record.allowed])).toEqual([
+      ['gw-1', 'k', true],
+      ['gw-1', 'k', true],
+      ['gw-1', 'k', false],
+    ]);
+    expect(new Set(records.map((record) => record.window)).size).toBe(1);
+    expect(recording.name).toBe('api');
+    expect(recording.algorithm).toBe('fixed-window');
+  });
+
+  it('windowIndexOf names a window by its end, robust to a few ms between clocks', () => {
+    // A decision at 10.3 s with 700 ms left counted in the window ending at 11 s.
+    expect(windowIndexOf(10_300, 700, 1_000)).toBe(11);
+    expect(windowIndexOf(10_305, 700, 1_000)).toBe(11);
+    expect(windowIndexOf(10_999, 1, 1_000)).toBe(11);
+    expect(windowIndexOf(11_000, 1_000, 1_000)).toBe(12);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * A rate limiter that writes down every decision the HTTP middleware asks it for, with the fixed
+ * window the decision counted in, so the report can count admissions per window cluster-wide.
+ * It delegates everything to the shared limiter: it decides nothing itself.
+ */
+import type {
+  ExecuteOptions,
+  RateLimitAcquireRequest,
+  RateLimitAlgorithmName,
+  RateLimitDecision,
+  RateLimiter,
+  RateLimitRequest,
+  ResilienceEvent,
+  Work,
+} from '@hyx/local';
+
+import type { DecisionRecord } from '../records.js';
+
+/** The window a decision counted in: its end, in the caller's clock, in units of the window. */
+export function windowIndexOf(atMs: number, resetAfterMs: number, windowMs: number): number {
+  return Math.round((atMs + resetAfterMs) / windowMs);
+}
+
+/** Wraps `limiter`; `record` receives each `tryAcquire`/`acquire` decision. */
+export class RecordingRateLimiter implements RateLimiter {
+  readonly kind = 'rate-limiter' as const;
+  readonly name: string;
+  readonly algorithm: RateLimitAlgorithmName;
+  readonly #limiter: RateLimiter;
+  readonly #instance: string;
+  readonly #windowMs: number;
+  readonly #record: (record: DecisionRecord) => void;
+
+  constructor(
+    limiter: RateLimiter,
+    instance: string,
+    windowMs: number,
+    record: (record: DecisionRecord) => void,
+  ) {
+    this.#limiter = limiter;
+    this.name = limiter.name;
+    this.algorithm = limiter.algorithm;
+    this.#instance = instance;
+    this.#windowMs = windowMs;
+    this.#record = record;
+  }
+
+  async tryAcquire(request?: RateLimitRequest): Promise<RateLimitDecision> {
+    return this.#noted(await this.#limiter.tryAcquire(request), request?.key);
+  }
+
+  async acquire(request?: RateLimitAcquireRequest): Promise<RateLimitDecision> {
+    return this.#noted(await this.#limiter.acquire(request), request?.key);
+  }
+
+  refund(request?: RateLimitRequest): Promise<void> {
+    return this.#limiter.refund(request);
+  }
+
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    return this.#limiter.execute(fn, options);
+  }
+
+  wrap<TArgs extends unknown[], T>(
+    fn: (...args: TArgs) => T | PromiseLike<T>,
+  ): (...args: TArgs) => Promise<T> {
+    return this.#limiter.wrap(fn);
+  }
+
+  onEvent(listener: (event: ResilienceEvent) => void): () => void {
+    return this.#limiter.onEvent(listener);
+  }
+
+  #noted(decision: RateLimitDecision, key: string | undefined): RateLimitDecision {
+    const atMs = Date.now();
+    this.#record({
+      type: 'decision',
+      instance: this.#instance,
+      atMs,
+      apiKey: key ?? '',
+      allowed: decision.allowed,
+      window: windowIndexOf(atMs, decision.resetAfterMs, this.#windowMs),
+      source: decision.source ?? 'local',
+    });
+    return decision;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The scenario: five phases, each with a share of the run's duration, a request rate (relative to
+ * the shared limit), how the inventory behaves, and what happens during it. Pure data: the run
+ * (run-pixi.ts) carries it out and the report (report/analyze.ts) judges it.
+ */
+import type { InventoryBehaviour } from '../inventory/inventory-app.js';
+import { sharedLimitPerWindow, type PixiSettings } from '../settings.js';
+
+/** The phases, in the order they run. */
+export const PHASE_NAMES = ['steady', 'surge', 'outage', 'recovery', 'leader-crash'] as const;
+
+/** One phase's name. */
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+/** Something the run does at a point of a phase (a share of its duration, 0..1). */
+interface PhaseAction {
+  readonly at: number;
+  readonly action: 'crash-leader' | 'inventory';
+  /** For `inventory`: how it behaves from then on. */
+  readonly behaviour?: InventoryBehaviour;
+}
+
+/** A phase as planned. */
+interface PhasePlan {
+  readonly name: PhaseName;
+  /** What the phase shows, in one line. */
+  readonly purpose: string;
+  /** Its share of the run's duration. */
+  readonly weight: number;
+  /** Requests per second, as a multiple of the shared limit per second. */
+  readonly loadFactor: number;
+  readonly actions: readonly PhaseAction[];
+}
+
+/** A phase as scheduled, in ms since the run began. */
+export interface ScheduledPhase extends PhasePlan {
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Requests per second. */
+  readonly ratePerSecond: number;
+}
+
+function plans(settings: PixiSettings): Record<PhaseName, PhasePlan> {
+  const healthy: InventoryBehaviour = { errorRate: 0, latencyMs: settings.inventoryLatencyMs };
+  const failing: InventoryBehaviour = { errorRate: 1, latencyMs: settings.inventoryLatencyMs };
+  return {
+    steady: {
+      name: 'steady',
+      purpose: 'traffic well under the shared limit: everything is admitted and answered',
+      weight: 0.15,
+      loadFactor: 0.6,
+      actions: [{ at: 0, action: 'inventory', behaviour: healthy }],
+    },
+    surge: {
+      name: 'surge',
+      purpose: '3x the shared limit over all instances and keys: the excess is refused cluster-wide',
+      weight: 0.2,
+      loadFactor: 3,
+      actions: [{ at: 0, action: 'inventory', behaviour: healthy }],
+    },
+    outage: {
+      name: 'outage',
+      purpose: 'the inventory fails: the breaker opens for every instance, answers come from the cache',
+      weight: 0.2,
+      loadFactor: 0.6,
+      actions: [{ at: 0, action: 'inventory', behaviour: failing }],
+    },
+    recovery: {
+      name: 'recovery',
+      purpose: "the inventory heals: the leader's health check closes the breaker for everyone",
+      weight: 0.2,
+      loadFactor: 0.6,
+      actions: [{ at: 0, action: 'inventory', behaviour: healthy }],
+    },
+    'leader-crash': {
+      name: 'leader-crash',
+      purpose: 'the inventory fails, the recovery leader is killed, another takes over and recovers',
+      weight: 0.25,
+      loadFactor: 0.6,
+      actions: [
+        { at: 0, action: 'inventory', behaviour: failing },
+        { at: 0.2, action: 'crash-leader' },
+        { at: 0.45, action: 'inventory', behaviour: healthy },
+      ],
+    },
+  };
+}
+
+/** Schedules `names` (in the given order) over `durationMs`, sharing it by weight. */
+export function schedule(
+  names: readonly PhaseName[],
+  durationMs: number,
+  settings: PixiSettings,
+): readonly ScheduledPhase[] {
+  const all = plans(settings);
+  const chosen = names.map((name) => all[name]);
+  const totalWeight = chosen.reduce((sum, plan) => sum + plan.weight, 0);
+  const limitPerSecond = (sharedLimitPerWindow(settings) * 1000) / settings.windowMs;
+  let startMs = 0;
+  return chosen.map((plan) => {
+    const lengthMs = Math.round((durationMs * plan.weight) / totalWeight);
+    const phase: ScheduledPhase = {
+      ...plan,
+      startMs,
+      endMs: startMs + lengthMs,
+      ratePerSecond: plan.loadFactor * limitPerSecond,
+    };
+    startMs += lengthMs;
+    return phase;
+  });
+}
