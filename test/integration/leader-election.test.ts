@@ -68,6 +68,34 @@ describe('leaderElection on a single Redis', () => {
     expect(events.at(-1)).toMatchObject({ type: 'leader.lost', reason: 'released' });
   });
 
+  it('a term lost to a stalled event loop ends at its validity deadline, not when the late event comes', async () => {
+    const { election, events } = candidate('stalled');
+    const leaseMs = 300;
+    let stallStartMs = 0;
+    let stallEndMs = 0;
+    const controller = new AbortController();
+    const running = election.runWhileLeader(
+      async ({ signal }) => {
+        // The stall itself is what is tested: no timer or renewal can run during it.
+        stallStartMs = Date.now();
+        while (Date.now() - stallStartMs < leaseMs * 2);
+        stallEndMs = Date.now();
+        // A stalled leader knows at once, synchronously, that it no longer leads.
+        expect(election.isLeader).toBe(false);
+        expect(signal.aborted).toBe(true);
+        controller.abort(new Error('done'));
+      },
+      { signal: controller.signal },
+    );
+    await expect(running).rejects.toThrow('done');
+    const lost = events.find((event) => event.type === 'leader.lost');
+    expect(lost).toMatchObject({ reason: 'renewal-deadline' });
+    const endedAtMs = lost?.type === 'leader.lost' ? lost.endedAtMs : Infinity;
+    // The term's validity ran out within the stall, a lease after it began at the latest.
+    expect(endedAtMs).toBeLessThanOrEqual(stallStartMs + leaseMs);
+    expect(endedAtMs).toBeLessThan(stallEndMs);
+  });
+
   it('campaigns again after losing a term, with a new token', async () => {
     const { election, events } = candidate('regained');
     const seen: bigint[] = [];

@@ -72,7 +72,9 @@ export function gatewayApp(options: GatewayOptions): Express {
     log.add({
       type: 'leader',
       instance,
-      atMs: Date.now(),
+      // A term ends when it stops being valid, which after a stall is before the event comes
+      // (the elections run on the system clock: its ms are wall-clock ms).
+      atMs: event.type === 'leader.lost' ? Math.min(Date.now(), event.endedAtMs) : Date.now(),
       event: event.type === 'leader.elected' ? 'elected' : 'lost',
       fencingToken: event.fencingToken,
     });

@@ -148,7 +148,9 @@ class InProcessCandidate implements RecoveryElection {
       fencingToken: String(token),
     } as const;
     const event: ResilienceEvent =
-      type === 'leader.elected' ? { ...base, type } : { ...base, type, reason: 'released' };
+      type === 'leader.elected'
+        ? { ...base, type }
+        : { ...base, type, reason: 'released', endedAtMs: Date.now() };
     for (const listener of this.#listeners) listener(event);
   }
 }

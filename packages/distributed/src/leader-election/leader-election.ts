@@ -1,4 +1,4 @@
-import type { ResilienceEvent } from '@hyx/local';
+import type { Clock, ResilienceEvent } from '@hyx/local';
 import { LeaseLock } from '../lock/lease-lock.js';
 import type { LockHandle } from '../lock/lock.js';
 import type { LockLossReason } from '../lock/lock-errors.js';
@@ -67,6 +67,7 @@ class RedisLeaderElection implements LeaderElection {
   readonly #lease: LeaseLock;
   #listeners: readonly ((event: ResilienceEvent) => void)[] = [];
   #hasWarned = false;
+  readonly #clock: Clock;
   #term: LockHandle | undefined;
   #isRunning = false;
 
@@ -80,8 +81,9 @@ class RedisLeaderElection implements LeaderElection {
     });
     this.name = settings.name;
     this.leaseMs = settings.leaseMs;
-    this.#lease = new LeaseLock(redis, settings, 'leader-election', (token, reason) => {
-      this.#emitLost(token, reason);
+    this.#clock = settings.clock;
+    this.#lease = new LeaseLock(redis, settings, 'leader-election', (token, reason, _cause, endedAtMs) => {
+      this.#emitLost(token, reason, endedAtMs);
     });
   }
 
@@ -131,7 +133,7 @@ class RedisLeaderElection implements LeaderElection {
           outcome = { error };
         }
         const wasLeaderToTheEnd = term.isHeld;
-        if (wasLeaderToTheEnd) this.#emitLost(term.fencingToken, 'released');
+        if (wasLeaderToTheEnd) this.#emitLost(term.fencingToken, 'released', this.#clock.now());
         this.#term = undefined;
         await term.release().catch(() => false);
         if (signal?.aborted === true) throw signal.reason;
@@ -144,13 +146,14 @@ class RedisLeaderElection implements LeaderElection {
     }
   }
 
-  #emitLost(token: bigint, reason: LockLossReason): void {
+  #emitLost(token: bigint, reason: LockLossReason, endedAtMs: number): void {
     this.#emit({
       type: 'leader.lost',
       policyKind: 'leader-election',
       policyName: this.name,
       fencingToken: String(token),
       reason,
+      endedAtMs,
     });
   }
 

@@ -27,7 +27,7 @@ export class HeldLease implements LockHandle {
   readonly fencingToken: bigint;
   readonly #settings: LeaseSettings;
   readonly #store: LeaseStore;
-  readonly #onLost: ((reason: LockLossReason, cause: unknown) => void) | undefined;
+  readonly #onLost: ((reason: LockLossReason, cause: unknown, endedAtMs: number) => void) | undefined;
   readonly #controller = new AbortController();
   #state: 'held' | 'lost' | 'released' = 'held';
   #validUntilMs: number;
@@ -42,7 +42,8 @@ export class HeldLease implements LockHandle {
     readonly fencingToken: bigint;
     /** When the successful acquire was sent, on the local clock. */
     readonly sentAtMs: number;
-    readonly onLost?: ((reason: LockLossReason, cause: unknown) => void) | undefined;
+    /** `endedAtMs`: when the lease stopped being valid by the clock (see `LeaderLostEvent.endedAtMs`). */
+    readonly onLost?: ((reason: LockLossReason, cause: unknown, endedAtMs: number) => void) | undefined;
   }) {
     this.#settings = init.settings;
     this.#store = init.store;
@@ -156,6 +157,8 @@ export class HeldLease implements LockHandle {
 
   #lose(reason: LockLossReason, cause: unknown): void {
     if (this.#state !== 'held') return;
+    // After a stall the loss is seen late; the lease was no longer valid from its deadline on.
+    const endedAtMs = Math.min(this.#settings.clock.now(), this.#validUntilMs);
     this.#state = 'lost';
     this.#clearTimers();
     this.#controller.abort(
@@ -166,6 +169,6 @@ export class HeldLease implements LockHandle {
       // holder now rather than after it expires. Deletes nothing that is not ours.
       this.#released = this.#store.release().catch(() => false);
     }
-    this.#onLost?.(reason, cause);
+    this.#onLost?.(reason, cause, endedAtMs);
   }
 }

@@ -42,13 +42,14 @@ export class LeaseLock implements Lock {
   readonly #settings: LeaseSettings;
   readonly #policyKind: PolicyKind;
   readonly #keys: readonly [string, string];
-  readonly #onLost: ((token: bigint, reason: LockLossReason, cause: unknown) => void) | undefined;
+  readonly #onLost:
+    ((token: bigint, reason: LockLossReason, cause: unknown, endedAtMs: number) => void) | undefined;
 
   constructor(
     redis: RedisLike,
     settings: LeaseSettings,
     policyKind: 'lock' | 'leader-election',
-    onLost?: (token: bigint, reason: LockLossReason, cause: unknown) => void,
+    onLost?: (token: bigint, reason: LockLossReason, cause: unknown, endedAtMs: number) => void,
   ) {
     // Checked here rather than in the factories so that leaderElection's `redis` option is too.
     const factory = policyKind === 'lock' ? 'redisLock' : 'leaderElection';
@@ -151,7 +152,7 @@ export class LeaseLock implements Lock {
       onLost:
         this.#onLost === undefined
           ? undefined
-          : (reason, cause) => this.#onLost?.(fencingToken, reason, cause),
+          : (reason, cause, endedAtMs) => this.#onLost?.(fencingToken, reason, cause, endedAtMs),
     });
     if (clock.now() >= sentAtMs + leaseMs - safetyMs) {
       // The reply came so late that the lease may have expired already: give it back, try again.

@@ -175,6 +175,12 @@ export interface LeaderLostEvent extends EventSource {
    * renewal found the lease gone; `renewal-deadline`: no renewal succeeded in time, so it stepped down.
    */
   readonly reason: 'released' | 'not-owner' | 'renewal-deadline';
+  /**
+   * When the term stopped being valid, in ms of the election's clock. For `renewal-deadline` it
+   * is the term's validity deadline, earlier than this event when the event loop stalled past it
+   * (`isLeader` was already false from then on); otherwise the time the loss was seen.
+   */
+  readonly endedAtMs: number;
 }
 
 /**
