@@ -19,8 +19,13 @@ export interface DecisionRecord {
   readonly atMs: number;
   readonly apiKey: string;
   readonly allowed: boolean;
-  /** `round((atMs + resetAfterMs) / windowMs)`: the index of the window the decision counted in. */
-  readonly window: number;
+  /**
+   * The index of the fixed window the decision counted in (its end / `windowMs`), or `null` when
+   * the gateway cannot tell: windows are aligned to the epoch, so the end is the one multiple of
+   * `windowMs` between send + `resetAfterMs` and reply + `resetAfterMs`; after a stall as long as
+   * a window there may be two, and such a decision is not counted either way.
+   */
+  readonly window: number | null;
   /** Which path decided: Redis, or the limiter's fallback while Redis was down. */
   readonly source: 'redis' | 'fallback' | 'local';
 }

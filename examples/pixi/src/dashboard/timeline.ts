@@ -216,8 +216,9 @@ function admittedSeries(
   const perWindow = new Map<number, number>();
   for (const decision of decisions) {
     if (!decision.allowed) continue;
-    // A window counts every admission in it, even those outside the plotted range.
-    perWindow.set(decision.window, (perWindow.get(decision.window) ?? 0) + 1);
+    // A window counts every admission in it, even those outside the plotted range; one the
+    // gateway could not place (window null, after a stall) is left out, as the report does.
+    if (decision.window !== null) perWindow.set(decision.window, (perWindow.get(decision.window) ?? 0) + 1);
     const bucket = bucketOf(decision.atMs);
     if (bucket === undefined) continue;
     total[bucket] = (total[bucket] ?? 0) + 1;

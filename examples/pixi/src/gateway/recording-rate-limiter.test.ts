@@ -28,11 +28,15 @@ describe('RecordingRateLimiter', () => {
     expect(recording.algorithm).toBe('fixed-window');
   });
 
-  it('windowIndexOf names a window by its end, robust to a few ms between clocks', () => {
-    // A decision at 10.3 s with 700 ms left counted in the window ending at 11 s.
-    expect(windowIndexOf(10_300, 700, 1_000)).toBe(11);
-    expect(windowIndexOf(10_305, 700, 1_000)).toBe(11);
-    expect(windowIndexOf(10_999, 1, 1_000)).toBe(11);
-    expect(windowIndexOf(11_000, 1_000, 1_000)).toBe(12);
+  it('windowIndexOf names a window by its end, or null when a stall leaves two candidates', () => {
+    // Sent at 10.3 s, answered at 10.31 s with 695 ms left: decided at ~10.305 s, window ends at 11 s.
+    expect(windowIndexOf(10_300, 10_310, 695, 1_000)).toBe(11);
+    expect(windowIndexOf(10_999, 10_999, 1, 1_000)).toBe(11);
+    expect(windowIndexOf(11_000, 11_001, 1_000, 1_000)).toBe(12);
+    // A 1.1 s stall between send and reply: decided at 10.3 s (window ends at 11 s) or at
+    // 11.4 s (ends at 12 s), both with 700 ms left: it cannot be told.
+    expect(windowIndexOf(10_300, 11_400, 700, 1_000)).toBeNull();
+    // The same stall with 200 ms left: the end lies in [10.5 s, 11.6 s], only 11 s fits.
+    expect(windowIndexOf(10_300, 11_400, 200, 1_000)).toBe(11);
   });
 });

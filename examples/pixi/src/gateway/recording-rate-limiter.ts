@@ -16,9 +16,23 @@ import type {
 
 import type { DecisionRecord } from '../records.js';
 
-/** The window a decision counted in: its end, in the caller's clock, in units of the window. */
-export function windowIndexOf(atMs: number, resetAfterMs: number, windowMs: number): number {
-  return Math.round((atMs + resetAfterMs) / windowMs);
+/** Clock granularity and the rounding of `resetAfterMs` to whole ms. */
+const SLACK_MS = 2;
+
+/**
+ * The fixed window a decision counted in, by its end in units of the window: the one multiple
+ * of `windowMs` that the decision's time (between `sentMs` and `repliedMs`) plus `resetAfterMs`
+ * can be; `null` when there is not exactly one (a stall of about a window between the two).
+ */
+export function windowIndexOf(
+  sentMs: number,
+  repliedMs: number,
+  resetAfterMs: number,
+  windowMs: number,
+): number | null {
+  const first = Math.ceil((sentMs + resetAfterMs - SLACK_MS) / windowMs);
+  const last = Math.floor((repliedMs + resetAfterMs + SLACK_MS) / windowMs);
+  return first === last ? first : null;
 }
 
 /** Wraps `limiter`; `record` receives each `tryAcquire`/`acquire` decision. */
@@ -46,11 +60,13 @@ export class RecordingRateLimiter implements RateLimiter {
   }
 
   async tryAcquire(request?: RateLimitRequest): Promise<RateLimitDecision> {
-    return this.#noted(await this.#limiter.tryAcquire(request), request?.key);
+    const sentMs = Date.now();
+    return this.#noted(await this.#limiter.tryAcquire(request), request?.key, sentMs);
   }
 
   async acquire(request?: RateLimitAcquireRequest): Promise<RateLimitDecision> {
-    return this.#noted(await this.#limiter.acquire(request), request?.key);
+    const sentMs = Date.now();
+    return this.#noted(await this.#limiter.acquire(request), request?.key, sentMs);
   }
 
   refund(request?: RateLimitRequest): Promise<void> {
@@ -71,7 +87,7 @@ export class RecordingRateLimiter implements RateLimiter {
     return this.#limiter.onEvent(listener);
   }
 
-  #noted(decision: RateLimitDecision, key: string | undefined): RateLimitDecision {
+  #noted(decision: RateLimitDecision, key: string | undefined, sentMs: number): RateLimitDecision {
     const atMs = Date.now();
     this.#record({
       type: 'decision',
@@ -79,7 +95,7 @@ export class RecordingRateLimiter implements RateLimiter {
       atMs,
       apiKey: key ?? '',
       allowed: decision.allowed,
-      window: windowIndexOf(atMs, decision.resetAfterMs, this.#windowMs),
+      window: windowIndexOf(sentMs, atMs, decision.resetAfterMs, this.#windowMs),
       source: decision.source ?? 'local',
     });
     return decision;

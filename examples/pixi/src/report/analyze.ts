@@ -95,8 +95,13 @@ function isRateLimited(call: CallRecord): boolean {
 
 function noOverAdmission(records: readonly GatewayRecord[], settings: PixiSettings): Verdict {
   const counts = new Map<string, number>();
+  let uncertain = 0;
   for (const record of records) {
     if (record.type !== 'decision' || !record.allowed || record.source === 'fallback') continue;
+    if (record.window === null) {
+      uncertain++;
+      continue;
+    }
     const key = `${record.apiKey}@${record.window}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
@@ -107,7 +112,11 @@ function noOverAdmission(records: readonly GatewayRecord[], settings: PixiSettin
     holds: over.length === 0,
     detail:
       over.length === 0
-        ? `at most ${most} of ${settings.limitPerKey} admitted per API key in any ${settings.windowMs} ms window (${counts.size} windows)`
+        ? `at most ${most} of ${settings.limitPerKey} admitted per API key in any ${settings.windowMs} ms window (${counts.size} windows` +
+          (uncertain > 0
+            ? `; ${uncertain} admission(s) after a stall as long as a window could not be placed`
+            : '') +
+          ')'
         : `${over.length} window(s) over the limit of ${settings.limitPerKey}: ${over
             .slice(0, 3)
             .map(([key, count]) => `${key}: ${count}`)
@@ -155,10 +164,14 @@ function breakersAgree(run: RunRecords): Verdict {
       // An instance that died before it could have heard is not asked to agree.
       if (diedAt(other) <= transition.atMs + boundMs) continue;
       checked++;
+      // The maker may record its own transition late (its loop stalled): others may hear first.
+      const earliestMs =
+        settings.breakerAgreementMs +
+        lagAround(records, transition.instance, transition.atMs - 1_000, transition.atMs);
       const heard = breakerRecords
         .filter((record) => record.instance === other && record.to === transition.to)
         .map((record) => record.atMs - transition.atMs)
-        .filter((lagMs) => lagMs >= -boundMs)
+        .filter((lagMs) => lagMs >= -earliestMs)
         .sort((a, b) => Math.abs(a) - Math.abs(b))[0];
       if (heard === undefined || heard > boundMs) {
         misses.push(
@@ -333,7 +346,13 @@ function phaseReport(run: RunRecords, phase: ScheduledPhase, terms: readonly Ter
   const perWindow = new Map<string, number>();
   let admitted = 0;
   for (const record of run.gatewayRecords) {
-    if (record.type !== 'decision' || !record.allowed || !windowInPhase(record.window)) continue;
+    if (
+      record.type !== 'decision' ||
+      !record.allowed ||
+      record.window === null ||
+      !windowInPhase(record.window)
+    )
+      continue;
     admitted++;
     const key = `${record.apiKey}@${record.window}`;
     perWindow.set(key, (perWindow.get(key) ?? 0) + 1);
