@@ -61,6 +61,13 @@ export function responseForError(error: unknown): HttpResponsePlan | undefined {
       return jsonResponse(504, { error: 'timeout', message: error.message }, {});
     case 'BACKEND_UNAVAILABLE':
       return jsonResponse(503, { error: 'backend_unavailable', message: error.message }, {});
+    case 'RETRY_EXHAUSTED':
+      // The last attempt's failure says it best (a timeout is still a 504); an upstream that kept
+      // failing in its own way is a bad gateway.
+      return (
+        responseForError(error.cause) ??
+        jsonResponse(502, { error: 'retry_exhausted', message: error.message }, {})
+      );
     default:
       return undefined;
   }

@@ -1,7 +1,7 @@
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { bulkhead, circuitBreaker, compose, timeout, type Policy } from '@hyx/local';
+import { backoff, bulkhead, circuitBreaker, compose, retry, timeout, type Policy } from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
 import { ClientClosedError } from '../core/protect-core.js';
@@ -59,6 +59,26 @@ describe('express protect', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
     expect(await refused.json()).toMatchObject({ error: 'circuit_open' });
+  });
+
+  it('answers 502 when retries ran out on upstream errors, and 504 when the last attempt timed out', async () => {
+    const noWait = { maxAttempts: 2, backoff: backoff.constant({ delayMs: 0 }) };
+    const failing = await serve(retry(noWait), () => {
+      throw new Error('upstream answered 500');
+    });
+    const badGateway = await fetch(failing);
+    expect(badGateway.status).toBe(502);
+    expect(await badGateway.json()).toMatchObject({ error: 'retry_exhausted' });
+    const slow = await serve(
+      compose(retry(noWait), timeout({ timeoutMs: 5 })),
+      (_request, _response, { signal }) =>
+        new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => {
+            reject(signal.reason as Error);
+          });
+        }),
+    );
+    expect((await fetch(slow)).status).toBe(504);
   });
 
   it('answers 503 when the bulkhead is full', async () => {
