@@ -128,6 +128,7 @@ export function gatewayApp(options: GatewayOptions): Express {
           throw reason.kind === 'error' ? reason.error : new Error('no answer and nothing cached');
         },
       });
+      instrument(cached, { registry });
       guarded = protect(cached);
       guardedByItem.set(item, guarded);
     }

@@ -23,7 +23,11 @@ function required(name: string): string {
 
 const instance = required('PIXI_INSTANCE');
 const inventoryUrl = required('PIXI_INVENTORY_URL');
-const redis = new Redis(required('PIXI_REDIS_URL'), { maxRetriesPerRequest: 1 });
+// Never resend a command whose reply was lost: a script must not run twice (docs/distributed.md).
+const redis = new Redis(required('PIXI_REDIS_URL'), {
+  maxRetriesPerRequest: 1,
+  autoResendUnfulfilledCommands: false,
+});
 redis.on('error', (error: Error) => {
   console.error(`gateway ${instance}: redis: ${error.message}`);
 });

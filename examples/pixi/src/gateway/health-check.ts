@@ -20,6 +20,9 @@ export interface Prober {
 export function inventoryHealthCheck(inventoryUrl: string, prober: () => Prober | undefined): HealthCheck {
   return async ({ signal }: ExecutionContext) => {
     const by = prober();
+    // In-process, one breaker serves every instance: with nobody leading (after the leader died,
+    // before the next is elected) nobody may probe, and the circuit stays open.
+    if (by?.fencingToken === undefined) throw new Error('no recovery leader: the health check waits for one');
     const token = String(by?.fencingToken ?? '');
     const startMs = Date.now();
     let healthy = false;

@@ -48,9 +48,18 @@ export class InventoryError extends Error {
   }
 }
 
-/** Failures of the inventory itself; refusals of our own policies are neither retried nor counted. */
+/** The per-attempt timeout's name: only its `TimeoutError` says the inventory was slow. */
+const ATTEMPT_TIMEOUT = 'pixi-attempt';
+
+/**
+ * Failures of the inventory itself. Refusals of our own policies, and the request's own deadline
+ * running out (`hyxFetch`'s `TimeoutError`, perhaps spent queueing for a permit), are neither
+ * retried nor counted against the inventory.
+ */
 function isInventoryFailure(error: unknown): boolean {
-  return error instanceof InventoryError || error instanceof TimeoutError;
+  return (
+    error instanceof InventoryError || (error instanceof TimeoutError && error.policyName === ATTEMPT_TIMEOUT)
+  );
 }
 
 /** The stateful policies one gateway instance uses (shared through Redis, or through memory). */
@@ -171,12 +180,13 @@ export function inventoryPipeline(settings: PixiSettings, policies: SharedPolici
     retry({
       name: 'pixi-inventory',
       maxAttempts: settings.maxAttempts,
-      backoff: backoff.exponential({ initialDelayMs: 25, maxDelayMs: 200 }),
+      // Jitter, so that gateways retrying together do not hit the inventory in step.
+      backoff: backoff.exponential({ initialDelayMs: 25, maxDelayMs: 200, jitter: 'full' }),
       budget: policies.budget,
       shouldHandle: isInventoryFailure,
     }),
     policies.breaker,
     policies.bulkhead,
-    timeout({ name: 'pixi-attempt', timeoutMs: settings.attemptTimeoutMs }),
+    timeout({ name: ATTEMPT_TIMEOUT, timeoutMs: settings.attemptTimeoutMs }),
   );
 }

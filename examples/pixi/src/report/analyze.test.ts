@@ -148,6 +148,10 @@ describe('analyze: invariants', () => {
         name,
       )?.holds,
     ).toBe(false);
+    const unnamed = { ...probe, instance: 'unknown', fencingToken: '' };
+    expect(
+      verdict(run({ gatewayRecords: [leading, byLeader], inventoryProbes: [unnamed] }), name)?.detail,
+    ).toContain('1 naming no term');
     const byOther: GatewayRecord = { ...byLeader, instance: 'gw-2' };
     expect(
       verdict(run({ gatewayRecords: [leading, byOther], inventoryProbes: [probe] }), name)?.detail,

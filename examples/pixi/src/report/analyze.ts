@@ -196,13 +196,20 @@ function probesWithinPermitted(run: RunRecords, terms: readonly Term[]): Verdict
   const byNonLeader = gatewayRecords.filter(
     (record) => record.type === 'probe' && termAt(terms, record.instance, record.startMs) === undefined,
   );
-  const holds = atOnce <= settings.permittedHalfOpenCalls && byNonLeader.length === 0;
+  // From the receiving end too: every probe must name a term that was really held.
+  const unknownTerm = inventoryProbes.filter(
+    (probe) =>
+      !terms.some((term) => term.instance === probe.instance && term.fencingToken === probe.fencingToken),
+  );
+  const holds =
+    atOnce <= settings.permittedHalfOpenCalls && byNonLeader.length === 0 && unknownTerm.length === 0;
   return {
     name: 'probes within the permitted number, run by the leader',
     holds,
     detail:
       `${inventoryProbes.length} health checks reached the inventory, at most ${atOnce} at once ` +
-      `(permitted: ${settings.permittedHalfOpenCalls}); ${byNonLeader.length} run by an instance that was not leading`,
+      `(permitted: ${settings.permittedHalfOpenCalls}); ${byNonLeader.length} run by an instance that was not leading, ` +
+      `${unknownTerm.length} naming no term the inventory could match`,
   };
 }
 
