@@ -23,19 +23,19 @@ export function inventoryHealthCheck(inventoryUrl: string, prober: () => Prober 
     // In-process, one breaker serves every instance: with nobody leading (after the leader died,
     // before the next is elected) nobody may probe, and the circuit stays open.
     if (by?.fencingToken === undefined) throw new Error('no recovery leader: the health check waits for one');
-    const token = String(by?.fencingToken ?? '');
+    const token = String(by.fencingToken);
     const startMs = Date.now();
     let healthy = false;
     try {
       const response = await fetch(`${inventoryUrl}/health`, {
         signal,
-        headers: { [INSTANCE_HEADER]: by?.instance ?? 'unknown', [FENCING_TOKEN_HEADER]: token },
+        headers: { [INSTANCE_HEADER]: by.instance, [FENCING_TOKEN_HEADER]: token },
       });
       await response.arrayBuffer();
       healthy = response.ok;
       if (!healthy) throw new InventoryError(response.status);
     } finally {
-      by?.record({
+      by.record({
         type: 'probe',
         instance: by.instance,
         startMs,
