@@ -10,7 +10,10 @@ describe('parseCli', () => {
       phases: ['steady', 'surge', 'outage', 'recovery', 'leader-crash'],
       dashboard: true,
       dashboardPort: 0,
+      dashboardHost: '127.0.0.1',
+      lingerMs: undefined,
       redisUrl: 'redis://127.0.0.1:7000',
+      external: undefined,
       json: false,
       reportPath: 'pixi-report.json',
       help: false,
@@ -46,6 +49,99 @@ describe('parseCli', () => {
     });
   });
 
+  it('--inventory-url with --gateway-urls: services started elsewhere, one instance per gateway URL', () => {
+    const options = parseCli(
+      [
+        '--inventory-url',
+        'http://pixi-inventory:8090/',
+        '--gateway-urls',
+        'http://pixi-gw-1:8080,http://pixi-gw-2:8080,https://pixi-gw-3',
+        '--redis-url',
+        'redis://redis:6379',
+        '--dashboard-host',
+        '0.0.0.0',
+        '--dashboard-port',
+        '8787',
+        '--linger',
+        '120',
+      ],
+      {},
+    );
+    expect(options).toMatchObject({
+      instances: 3,
+      lingerMs: 120_000,
+      dashboardHost: '0.0.0.0',
+      dashboardPort: 8787,
+      redisUrl: 'redis://redis:6379',
+      external: {
+        inventoryUrl: 'http://pixi-inventory:8090',
+        gatewayUrls: ['http://pixi-gw-1:8080', 'http://pixi-gw-2:8080', 'https://pixi-gw-3'],
+      },
+    });
+    // REDIS_URL serves as well; a matching --instances is accepted.
+    expect(
+      parseCli(['--inventory-url', 'http://i:1', '--gateway-urls', 'http://g:1', '--instances', '1'], {
+        REDIS_URL: 'redis://r:6379',
+      }).external,
+    ).toEqual({ inventoryUrl: 'http://i:1', gatewayUrls: ['http://g:1'] });
+  });
+
+  const redis = ['--redis-url', 'redis://r:6379'];
+  it.each([
+    [
+      ['--gateway-urls', 'http://g:1', ...redis],
+      '--gateway-urls "http://g:1" needs --inventory-url: the inventory those gateways call',
+    ],
+    [
+      ['--inventory-url', 'http://i:1', ...redis],
+      '--inventory-url "http://i:1" needs --gateway-urls: the gateways that call it',
+    ],
+    [
+      ['--inventory-url', 'http://i:1', '--gateway-urls', 'http://g:1'],
+      '--inventory-url and --gateway-urls need --redis-url (or REDIS_URL): the Redis those services share, got none',
+    ],
+    [
+      ['--inventory-url', 'i:1', '--gateway-urls', 'http://g:1', ...redis],
+      '--inventory-url must be http:// or https:// URLs, got "i:1"',
+    ],
+    [
+      ['--inventory-url', 'http://i:1', '--gateway-urls', 'http://g:1,,http://g:2', ...redis],
+      '--gateway-urls must be http:// or https:// URLs, got ""',
+    ],
+    [
+      ['--inventory-url', 'http://i:1', '--gateway-urls', 'http://g:1,ftp://g:2', ...redis],
+      '--gateway-urls must be http:// or https:// URLs, got "ftp://g:2"',
+    ],
+    [
+      ['--inventory-url', 'http://i:1', '--gateway-urls', 'http://g:1,http://g:1/', ...redis],
+      '--gateway-urls names "http://g:1" twice, in "http://g:1,http://g:1/"',
+    ],
+    [
+      ['--inventory-url', 'http://i:1', '--gateway-urls', Array(9).fill('http://g:1').join(','), ...redis],
+      '--gateway-urls takes 1 to 8 gateways, got 9',
+    ],
+    [
+      [
+        '--inventory-url',
+        'http://i:1',
+        '--gateway-urls',
+        'http://g:1,http://g:2',
+        '--instances',
+        '3',
+        ...redis,
+      ],
+      '--instances "3" does not match the 2 --gateway-urls',
+    ],
+    [['--dashboard-host', ''], '--dashboard-host must be a host name or address, got ""'],
+    [
+      ['--dashboard-host', 'http://0.0.0.0'],
+      '--dashboard-host must be a host name or address, got "http://0.0.0.0"',
+    ],
+  ])('services elsewhere: %j fails with a CliError naming the flag and the value', (argv, message) => {
+    expect(() => parseCli(argv, {})).toThrow(CliError);
+    expect(() => parseCli(argv, {})).toThrow(message);
+  });
+
   it.each([
     [['--instances', '0'], '--instances must be an integer from 1 to 8, got "0"'],
     [['--instances', '2.5'], '--instances must be an integer from 1 to 8, got "2.5"'],
@@ -56,6 +152,7 @@ describe('parseCli', () => {
       ['--redis-url', 'localhost:6379'],
       '--redis-url (or REDIS_URL) must start with redis:// or rediss://, got "localhost:6379"',
     ],
+    [['--linger', '4000'], '--linger must be an integer from 0 to 3600, got "4000"'],
     [['--dashboard-port', '70000'], '--dashboard-port must be an integer from 0 to 65535, got "70000"'],
     [['--bogus'], "Unknown option '--bogus'"],
   ])('%j fails with a CliError naming the flag and the value', (argv, message) => {

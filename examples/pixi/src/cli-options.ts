@@ -13,11 +13,25 @@ export interface CliOptions {
   readonly phases: readonly PhaseName[];
   readonly dashboard: boolean;
   readonly dashboardPort: number;
+  readonly dashboardHost: string;
+  /** How long the dashboard stays up after the report; undefined: the default (see USAGE). */
+  readonly lingerMs: number | undefined;
   readonly redisUrl: string | undefined;
+  /** Services someone else started (docker compose): the run starts none and no Redis. */
+  readonly external: ExternalServiceUrls | undefined;
   readonly json: boolean;
   readonly reportPath: string;
   readonly help: boolean;
 }
+
+/** Where the services of a run started elsewhere answer. */
+interface ExternalServiceUrls {
+  readonly inventoryUrl: string;
+  /** In instance order: the first is `gw-1`, the second `gw-2`, ... */
+  readonly gatewayUrls: readonly string[];
+}
+
+const MAX_INSTANCES = 8;
 
 /** The usage text. */
 export const USAGE = `Usage: npm start -- [options]
@@ -27,8 +41,15 @@ export const USAGE = `Usage: npm start -- [options]
   --scenario LIST      phases to run, comma-separated, in order (default: ${PHASE_NAMES.join(',')})
   --no-dashboard       do not serve the live dashboard
   --dashboard-port P   port of the dashboard (default: any free port)
+  --dashboard-host H   address the dashboard listens on (default 127.0.0.1; 0.0.0.0 in a container)
+  --linger S           seconds the dashboard stays up after the report (0-3600; default 20 on a
+                       terminal, else 0)
   --redis-url URL      use this Redis (default: REDIS_URL, else a private redis-server from PATH,
                        else in-process mode)
+  --inventory-url URL  use the inventory running at URL instead of starting one (with --gateway-urls
+                       and --redis-url or REDIS_URL: the Redis those services share)
+  --gateway-urls LIST  use the gateways running at these comma-separated URLs, gw-1 first, instead of
+                       starting any (with --inventory-url); --instances, if given, must match
   --json               print the report as JSON instead of a table
   --report PATH        where to write the JSON report (default: ./pixi-report.json)
   --help               this text`;
@@ -53,6 +74,56 @@ function integerFlag(
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max)
     throw new CliError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return value;
+}
+
+function httpUrl(flag: string, raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !['http:', 'https:'].includes(url.protocol) || raw.trim() !== raw)
+    throw new CliError(`${flag} must be http:// or https:// URLs, got ${JSON.stringify(raw)}`);
+  // The run appends paths (`/stock/sku-1`) to it.
+  return raw.replace(/\/+$/, '');
+}
+
+function externalFlags(
+  inventoryRaw: string | undefined,
+  gatewaysRaw: string | undefined,
+  instancesRaw: string | undefined,
+  redisUrl: string | undefined,
+): ExternalServiceUrls | undefined {
+  if (inventoryRaw === undefined && gatewaysRaw === undefined) return undefined;
+  if (inventoryRaw === undefined)
+    throw new CliError(
+      `--gateway-urls ${JSON.stringify(gatewaysRaw)} needs --inventory-url: the inventory those gateways call`,
+    );
+  if (gatewaysRaw === undefined)
+    throw new CliError(
+      `--inventory-url ${JSON.stringify(inventoryRaw)} needs --gateway-urls: the gateways that call it`,
+    );
+  const inventoryUrl = httpUrl('--inventory-url', inventoryRaw);
+  const gatewayUrls = gatewaysRaw.split(',').map((raw) => httpUrl('--gateway-urls', raw));
+  if (gatewayUrls.length > MAX_INSTANCES)
+    throw new CliError(
+      `--gateway-urls takes 1 to ${MAX_INSTANCES} gateways, got ${gatewayUrls.length} in ${JSON.stringify(gatewaysRaw)}`,
+    );
+  const repeated = gatewayUrls.find((url, index) => gatewayUrls.indexOf(url) !== index);
+  if (repeated !== undefined)
+    throw new CliError(
+      `--gateway-urls names ${JSON.stringify(repeated)} twice, in ${JSON.stringify(gatewaysRaw)}`,
+    );
+  if (instancesRaw !== undefined && instancesRaw.trim() !== String(gatewayUrls.length))
+    throw new CliError(
+      `--instances ${JSON.stringify(instancesRaw)} does not match the ${gatewayUrls.length} --gateway-urls`,
+    );
+  if (redisUrl === undefined)
+    throw new CliError(
+      `--inventory-url and --gateway-urls need --redis-url (or REDIS_URL): the Redis those services share, got none`,
+    );
+  return { inventoryUrl, gatewayUrls };
 }
 
 function phasesFlag(raw: string | undefined): readonly PhaseName[] {
@@ -81,7 +152,11 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
         scenario: { type: 'string' },
         'no-dashboard': { type: 'boolean' },
         'dashboard-port': { type: 'string' },
+        'dashboard-host': { type: 'string' },
+        linger: { type: 'string' },
         'redis-url': { type: 'string' },
+        'inventory-url': { type: 'string' },
+        'gateway-urls': { type: 'string' },
         json: { type: 'boolean' },
         report: { type: 'string' },
         help: { type: 'boolean' },
@@ -96,13 +171,24 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       `--redis-url (or REDIS_URL) must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`,
     );
   if (values.report === '') throw new CliError('--report must be a path, got ""');
+  const dashboardHost = values['dashboard-host'] ?? '127.0.0.1';
+  if (!/^[\w.:-]+$/.test(dashboardHost))
+    throw new CliError(
+      `--dashboard-host must be a host name or address, got ${JSON.stringify(dashboardHost)}`,
+    );
+  const external = externalFlags(values['inventory-url'], values['gateway-urls'], values.instances, redisUrl);
   return {
-    instances: integerFlag('instances', values.instances, 3, 1, 8),
+    instances:
+      external?.gatewayUrls.length ?? integerFlag('instances', values.instances, 3, 1, MAX_INSTANCES),
     durationMs: integerFlag('duration', values.duration, 60, 10, 3600) * 1000,
     phases: phasesFlag(values.scenario),
     dashboard: values['no-dashboard'] !== true,
     dashboardPort: integerFlag('dashboard-port', values['dashboard-port'], 0, 0, 65_535),
+    dashboardHost,
+    lingerMs:
+      values.linger === undefined ? undefined : integerFlag('linger', values.linger, 0, 0, 3600) * 1000,
     redisUrl,
+    external,
     json: values.json === true,
     reportPath: values.report ?? 'pixi-report.json',
     help: values.help === true,

@@ -15,6 +15,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * The host part of a URL that reaches a server bound to `host` from this machine: a wildcard
+ * address (every interface, as in a container) is reached on loopback; an IPv6 address is bracketed.
+ */
+export function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** Starts `app` on `host:port` (port 0: any free one). */
 export function listen(app: Express, port: number, host: string): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
@@ -23,7 +33,7 @@ export function listen(app: Express, port: number, host: string): Promise<Runnin
     server.once('listening', () => {
       server.off('error', reject);
       const { port: boundPort } = server.address() as AddressInfo;
-      const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+      const shownHost = urlHost(host);
       resolve({
         url: `http://${shownHost}:${boundPort}`,
         port: boundPort,

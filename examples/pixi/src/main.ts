@@ -42,6 +42,8 @@ async function main(): Promise<number> {
     redisUrl: options.redisUrl,
     dashboard: options.dashboard,
     dashboardPort: options.dashboardPort,
+    dashboardHost: options.dashboardHost,
+    external: options.external,
     say,
     progress: new PhaseProgress(options.json ? process.stderr : process.stdout),
     onReport: (finished) => {
@@ -50,8 +52,9 @@ async function main(): Promise<number> {
       else say(`\n${formatReport(finished)}`);
       say(`Report: ${reportPath}`);
     },
-    // Someone at a terminal may be watching the dashboard: leave the verdicts up for a while.
-    dashboardLingerMs: process.stdout.isTTY ? DASHBOARD_LINGER_MS : 0,
+    // Someone at a terminal (or at a container's published port) may be watching the dashboard:
+    // leave the verdicts up for a while.
+    dashboardLingerMs: options.lingerMs ?? (process.stdout.isTTY ? DASHBOARD_LINGER_MS : 0),
   });
   return report.passed ? 0 : 1;
 }

@@ -18,6 +18,7 @@ import { LoadGenerator } from './load-generator.js';
 import { provisionRedis } from './redis-provision.js';
 import { schedule, type PhaseName, type ScheduledPhase } from './scenario.js';
 import {
+  startExternalServices,
   startInProcessServices,
   startProcessServices,
   type GatewayInstance,
@@ -34,6 +35,13 @@ export interface RunOptions {
   /** Serve the live dashboard (on `dashboardPort`, 0 for any free port). */
   readonly dashboard: boolean;
   readonly dashboardPort: number;
+  /** @defaultValue `'127.0.0.1'` */
+  readonly dashboardHost?: string | undefined;
+  /**
+   * Services started by someone else (docker compose), all on the Redis at `redisUrl`: the run
+   * starts no process and no Redis, and leaves them running (bar the crashed leader).
+   */
+  readonly external?: { readonly inventoryUrl: string; readonly gatewayUrls: readonly string[] } | undefined;
   /** Where lines for the user go. */
   readonly say: (line: string) => void;
   readonly progress: PhaseProgress | undefined;
@@ -94,6 +102,9 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
   const settings = PIXI_SETTINGS;
   const { say } = options;
   const provision = await provisionRedis(options.redisUrl);
+  const { external } = options;
+  if (external !== undefined && (provision.mode !== 'redis' || provision.origin !== 'given'))
+    throw new Error('services started elsewhere need the URL of the Redis they share (--redis-url)');
   if (provision.mode === 'in-process') {
     say(
       `In-process mode (${provision.reason}): every instance runs in this process on local policies. ` +
@@ -112,9 +123,11 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
   let load: LoadGenerator | undefined;
   try {
     services =
-      provision.mode === 'redis'
-        ? await startProcessServices(options.instances, provision.url, runId)
-        : await startInProcessServices(options.instances, settings);
+      external !== undefined
+        ? await startExternalServices(external.inventoryUrl, external.gatewayUrls)
+        : provision.mode === 'redis'
+          ? await startProcessServices(options.instances, provision.url, runId)
+          : await startInProcessServices(options.instances, settings);
     const { gateways, inventoryUrl } = services;
     say(
       `inventory at ${inventoryUrl}; gateways: ${gateways.map((gateway) => `${gateway.name} ${gateway.url}`).join(', ')}`,
@@ -143,7 +156,11 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
         kills,
       });
     if (options.dashboard) {
-      dashboard = await startDashboard({ port: options.dashboardPort, getState: currentState });
+      dashboard = await startDashboard({
+        host: options.dashboardHost,
+        port: options.dashboardPort,
+        getState: currentState,
+      });
       say(`Live dashboard: ${dashboard.url}`);
       options.onDashboard?.(dashboard.url);
     }

@@ -1,6 +1,7 @@
 /**
  * Starts the inventory and the gateway instances, in either mode, behind one interface the run
- * drives: separate processes on Redis, or servers in this process sharing in-memory policies.
+ * drives: separate processes on Redis, or servers in this process sharing in-memory policies; or
+ * finds those someone else started (docker compose) at the URLs given.
  */
 import { listen, type RunningServer } from '../http-server.js';
 import { gatewayApp } from '../gateway/gateway-app.js';
@@ -157,5 +158,96 @@ export async function startInProcessServices(count: number, settings: PixiSettin
       for (const life of lives) life.abort();
       await Promise.all([...servers.map((server) => server.close()), inventory.close()]);
     },
+  };
+}
+
+/** How long services started elsewhere may take to answer: a bound against a hang (containers start slowly). */
+const EXTERNAL_READY_TIMEOUT_MS = 60_000;
+/** How long a crashed gateway may keep answering before the crash counts as failed. */
+const CRASH_TIMEOUT_MS = 15_000;
+/** One request's bound while waiting for a service to come up or go down. */
+const ATTEMPT_TIMEOUT_MS = 1_000;
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `GET url` as JSON, or undefined when nothing answers (refused, unknown host, timeout, not 2xx). */
+async function answer(url: string): Promise<unknown> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) });
+    return response.ok ? await response.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until `url` answers, until `deadline` (epoch ms); `what` names it in the error. */
+async function awaitAnswer(url: string, what: string, deadline: number, timeoutMs: number): Promise<unknown> {
+  for (;;) {
+    const body = await answer(url);
+    if (body !== undefined) return body;
+    if (Date.now() >= deadline) throw new Error(`${what} did not answer GET ${url} within ${timeoutMs} ms`);
+    await pause(250);
+  }
+}
+
+/** A gateway someone else started, crashed by asking it to SIGKILL itself. */
+function externalGateway(name: string, url: string): GatewayInstance {
+  let isAlive = true;
+  return {
+    name,
+    url,
+    get isAlive() {
+      return isAlive;
+    },
+    async crash() {
+      isAlive = false;
+      // A refused or cut request may mean it is already gone: the wait below tells.
+      await fetch(`${url}/pixi/crash`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+      }).catch(() => undefined);
+      const deadline = Date.now() + CRASH_TIMEOUT_MS;
+      while ((await answer(`${url}/pixi/state`)) !== undefined) {
+        if (Date.now() >= deadline)
+          throw new Error(
+            `gateway ${name} at ${url} still answers ${CRASH_TIMEOUT_MS} ms after POST /pixi/crash ` +
+              '(in a container, PID 1 cannot SIGKILL itself: run it under an init, compose `init: true`)',
+          );
+        await pause(100);
+      }
+    },
+  };
+}
+
+/**
+ * The inventory and gateways someone else started (docker compose), at `inventoryUrl` and
+ * `gatewayUrls` (the first is `gw-1`, ...), once each answers (within `readyTimeoutMs` in all).
+ * Each gateway must say it is the instance its place names, as the records it serves carry that
+ * name. Nothing is started, so `stop()` leaves them running; `crash()` asks a gateway to SIGKILL
+ * itself (`POST /pixi/crash`) and waits until it stops answering.
+ */
+export async function startExternalServices(
+  inventoryUrl: string,
+  gatewayUrls: readonly string[],
+  readyTimeoutMs = EXTERNAL_READY_TIMEOUT_MS,
+): Promise<Services> {
+  const deadline = Date.now() + readyTimeoutMs;
+  await awaitAnswer(`${inventoryUrl}/stats`, 'the inventory', deadline, readyTimeoutMs);
+  const gateways: GatewayInstance[] = [];
+  for (const [index, url] of gatewayUrls.entries()) {
+    const name = instanceName(index);
+    const state = (await awaitAnswer(`${url}/pixi/state`, `gateway ${name}`, deadline, readyTimeoutMs)) as {
+      instance?: unknown;
+    };
+    if (state.instance !== name)
+      throw new Error(
+        `the gateway at ${url} is ${JSON.stringify(state.instance)}, but its place in the list makes it ${name} (set its PIXI_INSTANCE to ${name})`,
+      );
+    gateways.push(externalGateway(name, url));
+  }
+  return {
+    inventoryUrl,
+    gateways,
+    stop: () => Promise.resolve(),
   };
 }
