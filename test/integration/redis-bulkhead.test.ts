@@ -94,6 +94,45 @@ describe('RedisBulkheadState', () => {
     expect(await state.acquire(name, t + 1001)).toBeUndefined();
   });
 
+  it('gives grants in the same instant growing fencing tokens (the counter, not the clock, decides)', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 4 });
+    const t = 1_700_000_000_000;
+    const tokens = [];
+    for (let index = 0; index < 3; index++) tokens.push((await state.acquire(name, t))!.fencingToken);
+    expect(tokens[0]).toBe(t * 1000);
+    expect(tokens).toEqual([t * 1000, t * 1000 + 1, t * 1000 + 2]);
+    // A later instant goes back to the clock: tokens still grow after the counter key expired.
+    await server.command('DEL', keysOf(name).token);
+    expect((await state.acquire(name, t + 1))!.fencingToken).toBe((t + 1) * 1000);
+  });
+
+  it('counts lapsed leases until the set is full, then drops them: never more than the limit live', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 2, leaseMs: 1000 });
+    const t = 1_700_000_000_000;
+    const old = (await state.acquire(name, t))!;
+    // The lapsed lease is still a member, so one more grant fills the set...
+    const live = (await state.acquire(name, t + 1000))!;
+    expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(2);
+    // ...and the next acquire drops it and takes its place.
+    const next = (await state.acquire(name, t + 1001))!;
+    expect(next).toBeDefined();
+    expect(await state.acquire(name, t + 1002)).toBeUndefined();
+    const members = await server.command('ZRANGE', keysOf(name).leases, '0', '-1');
+    expect(members).toEqual([live.id, next.id]);
+    expect(old.id).not.toBe(next.id);
+  });
+
+  it("keeps the leases key alive past another holder's longer lease", async () => {
+    const name = newName();
+    const long = stateOf(first, { name, maxConcurrent: 2, leaseMs: 60_000 });
+    const short = stateOf(second, { name, maxConcurrent: 2, leaseMs: 1000 });
+    await long.acquire(name);
+    await short.acquire(name);
+    expect(Number(await server.command('PTTL', keysOf(name).leases))).toBeGreaterThan(60_000);
+  });
+
   it('gives every key a TTL of at most twice leaseMs', async () => {
     const name = newName();
     const state = stateOf(first, { name, leaseMs: 5000 });

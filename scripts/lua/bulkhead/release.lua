@@ -7,7 +7,8 @@
 -- ARGV[1]: the lease id given to bulkhead/acquire.
 -- ARGV[2]: the pub/sub channel of this bulkhead key, or '' to publish nothing.
 --
--- Reply: integer, 1 when the lease was removed (a permit came free), 0 when it was gone already
+-- Reply: integer, 1 when the lease was removed (a permit came free, or a lapsed lease that no
+--   acquire had dropped yet was: its permit was free already), 0 when it was gone already
 --   (released before, or lapsed and dropped): nothing changed.
 --
 -- Invariants: removes only the caller's own lease id, so a stale lease can never free a newer
