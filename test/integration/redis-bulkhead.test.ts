@@ -178,6 +178,67 @@ describe('RedisBulkheadState', () => {
   });
 });
 
+describe('RedisBulkheadState hand-over', () => {
+  it('passes a permit released while callers of its key wait here to the next acquire, as a new lease in one script', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 1 });
+    const other = stateOf(second, { name, maxConcurrent: 1 });
+    const old = (await state.acquire(name))!;
+    const stop = state.watch(name, () => undefined);
+    await state.release(old);
+    // Not given back yet: no other process can take it in between.
+    expect(await server.command('ZRANGE', keysOf(name).leases, '0', '-1')).toEqual([old.id]);
+    expect(await other.acquire(name)).toBeUndefined();
+    const next = (await state.acquire(name))!;
+    expect(next.id).not.toBe(old.id);
+    expect(next.fencingToken).toBeGreaterThan(old.fencingToken);
+    expect(await server.command('ZRANGE', keysOf(name).leases, '0', '-1')).toEqual([next.id]);
+    // A second release of the old lease frees nothing.
+    await state.release(old);
+    expect(await other.acquire(name)).toBeUndefined();
+    stop();
+    await state.release(next);
+    expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(0);
+  });
+
+  it('gives a permit held for a hand-over back to Redis once nobody waits', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 1 });
+    const lease = (await state.acquire(name))!;
+    const stop = state.watch(name, () => undefined);
+    await state.release(lease);
+    stop();
+    await waitUntil('the permit is back in Redis', async () => {
+      return Number(await server.command('ZCARD', keysOf(name).leases)) === 0;
+    });
+    expect(await stateOf(second, { name, maxConcurrent: 1 }).acquire(name)).toBeDefined();
+  });
+
+  it('gives the permit back to Redis after 8 hand-overs in a row, and lets the others hear of it first', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 1 });
+    const other = stateOf(second, { name, maxConcurrent: 1 });
+    const stop = state.watch(name, () => undefined);
+    let lease = (await state.acquire(name))!;
+    for (let handOver = 1; handOver <= 8; handOver++) {
+      await state.release(lease);
+      lease = (await state.acquire(name))!;
+      expect(lease).toBeDefined();
+    }
+    await state.release(lease);
+    expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(0);
+    // This process's next acquire waits for the notification every process gets...
+    expect(await state.acquire(name)).toBeUndefined();
+    // ...so another process can take the permit meanwhile.
+    const taken = (await other.acquire(name))!;
+    expect(taken).toBeDefined();
+    expect(await state.acquire(name)).toBeUndefined();
+    await other.release(taken);
+    expect(await state.acquire(name)).toBeDefined();
+    stop();
+  });
+});
+
 describe('redisBulkhead across instances', () => {
   it("wakes a waiter of instance 2 on instance 1's release (pub/sub), long before its poll interval", async () => {
     const name = newName();

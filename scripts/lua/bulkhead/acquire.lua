@@ -3,7 +3,9 @@
 -- Purpose: takes one permit of a distributed bulkhead if one is free. Permits are leases: members of
 -- a sorted set scored by the server time (ms) at which each lapses unless renewed. Lapsed leases are
 -- dropped once they could decide (the set is full), so a holder that died frees its permits by
--- itself after its lease time.
+-- itself after its lease time. It may first give back a lease of the same holder (a hand-over:
+-- the holder passes its permit to its next local caller as a new lease, in one round-trip, and
+-- no other process is told, since the permit did not come free).
 --
 -- KEYS[1]: the leases, a sorted set { lease id -> expiry in ms on the server clock }.
 -- KEYS[2]: the fencing counter, a string: the last fencing token granted. Same hash tag as KEYS[1].
@@ -11,6 +13,9 @@
 -- ARGV[2]: maxConcurrent, how many leases may be live at once (integer >= 1).
 -- ARGV[3]: the lease duration, milliseconds (integer > 0).
 -- ARGV[4]: the time of the request in ms (tests, differential checks), or '' for the server's TIME.
+-- ARGV[5]: the id of a lease to give back first (as bulkhead/release does), or '' for none.
+-- ARGV[6]: the pub/sub channel of this bulkhead key, told when the lease of ARGV[5] was removed
+--   but this grant was refused (the permit came free after all), or '' to publish nothing.
 --
 -- Reply: array { granted, token, ms }:
 --   granted 1, token the fencing token (decimal string), ms the lease's expiry (server ms); or
@@ -25,6 +30,8 @@
 --     next = max(last + 1, now in microseconds), so it still grows after the counter expired or a
 --     failover lost its last write, as long as the server clock does not step back; the counter is
 --     swapped with SET ... GET (one call) and written again only when last >= now in microseconds;
+--   - a hand-over never adds a permit: the lease of ARGV[5] is removed before counting, and the
+--     grant that follows is checked like any other; it removes only the caller's own id;
 --   - an id that is already a live member (a call resent after a dropped connection) is extended, not
 --     counted twice;
 --   - the leases key expires ARGV[3] ms after the latest lease expiry, the counter 2 * ARGV[3] ms
@@ -47,10 +54,14 @@ else
   now_us = now * 1000
 end
 
+local released = 0
+if ARGV[5] ~= '' then released = redis.call('ZREM', KEYS[1], ARGV[5]) end
+
 local count = redis.call('ZCARD', KEYS[1])
 if count >= max_concurrent then
   count = count - redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   if count >= max_concurrent and not redis.call('ZSCORE', KEYS[1], id) then
+    if released == 1 and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], '1') end
     local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
     local wait_ms = math.max(0, tonumber(earliest[2]) - now)
     return { 0, '', string.format('%.0f', wait_ms) }

@@ -29,6 +29,13 @@ function ignoreError(): void {
   // Deliberately empty: see the caller.
 }
 
+/**
+ * How many times in a row a permit may pass from a caller to the next caller waiting in the same
+ * process (a hand-over) before it goes back to Redis and every waiting process is told: the bound
+ * on how long one busy process can keep a permit from the others.
+ */
+const MAX_HAND_OVERS = 8;
+
 /** What `bulkhead/acquire` answered. */
 type PermitGrant =
   | { readonly isGranted: true; readonly fencingToken: number; readonly expiresAtMs: number }
@@ -83,6 +90,8 @@ class RedisLease implements Lease {
     readonly fencingToken: number,
     /** The server's time at which the lease lapses unless renewed; moved on by every renewal. */
     public expiresAtMs: number,
+    /** How many hand-overs in a row led to this lease: 0 for a permit that came from Redis. */
+    readonly handOvers: number,
   ) {}
 }
 
@@ -144,6 +153,19 @@ export class RedisBulkheadState implements BulkheadState {
   readonly #idPrefix = randomBytes(12).toString('base64url');
   #idCount = 0;
   readonly #held = new Map<string, HeldPool>();
+  /**
+   * Leases released while callers of their key wait in this process: the next `acquire` of the
+   * key gives one back and takes a new lease in the same script (a hand-over). Given back to Redis
+   * as usual once nobody waits.
+   */
+  readonly #handOvers = new Map<string, RedisLease[]>();
+  /**
+   * Keys whose permit just went back to Redis after `MAX_HAND_OVERS` hand-overs: the next local
+   * acquire is refused without asking, so this process's waiters ask again when the release
+   * notification reaches them, as it reaches every other process, instead of taking the permit
+   * back before the others heard of it.
+   */
+  readonly #yielding = new Set<string>();
   #renewTimer: TimerHandle | undefined;
   #isRenewing = false;
   readonly #watches = new Map<string, Watch>();
@@ -179,23 +201,34 @@ export class RedisBulkheadState implements BulkheadState {
   }
 
   async acquire(key: string, nowMs?: number): Promise<Lease | undefined> {
-    const [leasesKey, tokenKey] = this.#keyspace.keysFor(key) as [string, string, string];
+    if (this.#yielding.delete(key)) return undefined;
+    const [leasesKey, tokenKey, channel] = this.#keyspace.keysFor(key) as [string, string, string];
     const id = `${this.#idPrefix}.${++this.#idCount}`;
+    const handOver = this.#takeHandOver(key);
     let grant: PermitGrant;
     try {
       grant = await acquireScript.run(
         this.#redis,
         [leasesKey, tokenKey],
-        [id, this.#settings.maxConcurrent, this.#settings.leaseMs, nowMs ?? ''],
+        [
+          id,
+          this.#settings.maxConcurrent,
+          this.#settings.leaseMs,
+          nowMs ?? '',
+          handOver?.id ?? '',
+          handOver === undefined ? '' : channel,
+        ],
       );
     } catch (error) {
+      // A lease being handed over lapses by itself, as after a failed release.
       throw new BackendUnavailableError(this.#errorSource, error);
     }
     if (!grant.isGranted) {
       this.#noteRefusal(key, grant.nextLapseMs);
       return undefined;
     }
-    const lease = new RedisLease(this, id, key, grant.fencingToken, grant.expiresAtMs);
+    const handOvers = handOver === undefined ? 0 : handOver.handOvers + 1;
+    const lease = new RedisLease(this, id, key, grant.fencingToken, grant.expiresAtMs, handOvers);
     if (this.#isClosed) {
       // Closed while the grant was on its way: nobody would renew it, so give it back.
       void this.#releaseInRedis(lease).catch(() => undefined);
@@ -216,7 +249,36 @@ export class RedisBulkheadState implements BulkheadState {
     if (!(lease instanceof RedisLease) || lease.owner !== this || lease.isReleased) return;
     lease.isReleased = true;
     this.#forget(lease);
+    const isWatched = !this.#isClosed && (this.#watches.get(lease.key)?.listeners.size ?? 0) > 0;
+    if (isWatched && lease.handOvers >= MAX_HAND_OVERS) this.#yielding.add(lease.key);
+    if (isWatched && !lease.isLost && lease.handOvers < MAX_HAND_OVERS) {
+      // Callers of this key wait here: the bulkhead asks `acquire` for its head right after this
+      // resolves, and that acquire gives this lease back and takes a new one in one script.
+      let pending = this.#handOvers.get(lease.key);
+      if (pending === undefined) {
+        pending = [];
+        this.#handOvers.set(lease.key, pending);
+      }
+      pending.push(lease);
+      return;
+    }
     await this.#releaseInRedis(lease);
+  }
+
+  #takeHandOver(key: string): RedisLease | undefined {
+    const pending = this.#handOvers.get(key);
+    if (pending === undefined) return undefined;
+    const lease = pending.shift();
+    if (pending.length === 0) this.#handOvers.delete(key);
+    return lease;
+  }
+
+  /** Gives back the leases released for a hand-over that no acquire took (nobody waits now). */
+  #flushHandOvers(key: string): void {
+    const pending = this.#handOvers.get(key);
+    if (pending === undefined) return;
+    this.#handOvers.delete(key);
+    for (const lease of pending) void this.#releaseInRedis(lease).catch(ignoreError);
   }
 
   /**
@@ -257,6 +319,7 @@ export class RedisBulkheadState implements BulkheadState {
     this.#renewTimer = undefined;
     this.#held.clear();
     for (const watch of [...this.#watches.values()]) this.#unwatch(watch);
+    for (const key of [...this.#handOvers.keys()]) this.#flushHandOvers(key);
   }
 
   async #releaseInRedis(lease: RedisLease): Promise<void> {
@@ -367,6 +430,8 @@ export class RedisBulkheadState implements BulkheadState {
     this.#watches.delete(watch.key);
     this.#channelKeys.delete(watch.channel);
     watch.listeners.clear();
+    this.#flushHandOvers(watch.key);
+    this.#yielding.delete(watch.key);
     if (watch.timer !== undefined) this.#settings.clock.clearTimeout(watch.timer);
     watch.timer = undefined;
     const subscriber = this.#subscriber;
