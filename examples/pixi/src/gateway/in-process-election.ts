@@ -6,7 +6,7 @@
  * crashed process holds its Redis lease; one that steps down hands over at once.
  */
 import type { LeadershipContext } from '@hyx/distributed';
-import type { ResilienceEvent } from '@hyx/local';
+import { systemClock, type Clock, type ResilienceEvent } from '@hyx/local';
 
 /** What the gateways use of an election, in either mode. */
 export interface RecoveryElection {
@@ -25,13 +25,15 @@ export interface RecoveryElection {
 export class InProcessElectionGroup {
   readonly name: string;
   readonly leaseMs: number;
+  readonly #clock: Clock;
   #leader: InProcessCandidate | undefined;
   #lastToken = 0n;
   #waiters: (() => void)[] = [];
 
-  constructor(name: string, leaseMs: number) {
+  constructor(name: string, leaseMs: number, clock: Clock = systemClock) {
     this.name = name;
     this.leaseMs = leaseMs;
+    this.#clock = clock;
   }
 
   /** A new candidate of this election. */
@@ -62,7 +64,11 @@ export class InProcessElectionGroup {
       for (const wake of waiters) wake();
     };
     if (afterMs <= 0) free();
-    else setTimeout(free, afterMs).unref();
+    else {
+      // A dead leader's lapse must not keep the process alive by itself.
+      const timer = this.#clock.setTimeout(free, afterMs);
+      this.#clock.keepAlive?.(timer, false);
+    }
   }
 
   /** @internal Resolves when the leadership may be free. */
@@ -116,10 +122,16 @@ class InProcessCandidate implements RecoveryElection {
       signal?.throwIfAborted();
       const token = this.#group.tryTake(this);
       if (token === undefined) {
+        // One listener per wait, removed after it: a long campaign must not pile them up.
+        let onAbort: (() => void) | undefined;
         await Promise.race([
           this.#group.whenFree(),
-          new Promise((resolve) => signal?.addEventListener('abort', resolve, { once: true })),
+          new Promise<void>((resolve) => {
+            onAbort = resolve;
+            signal?.addEventListener('abort', onAbort, { once: true });
+          }),
         ]);
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         continue;
       }
       this.#token = token;
