@@ -47,6 +47,8 @@ export interface RunOptions {
   readonly progress: PhaseProgress | undefined;
   /** How long the dashboard keeps showing the final state after `onReport`, in ms. */
   readonly dashboardLingerMs?: number | undefined;
+  /** Aborting it ends the run early (Ctrl-C): everything started is stopped, and the run rejects. */
+  readonly signal?: AbortSignal | undefined;
   /** Called with the report as soon as it is ready, before anything is stopped. */
   readonly onReport?: ((report: PixiReport) => void) | undefined;
   /** Called with the dashboard's address once it serves (tests open it). */
@@ -55,7 +57,17 @@ export interface RunOptions {
 
 const PROGRESS_INTERVAL_MS = 250;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+/** Waits `ms`, or less when `signal` aborts (the caller checks it afterwards). */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 async function setInventory(inventoryUrl: string, behaviour: InventoryBehaviour): Promise<void> {
   const response = await fetch(`${inventoryUrl}/control`, {
@@ -207,7 +219,7 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
     const lingerMs = options.dashboardLingerMs ?? 0;
     if (dashboard !== undefined && lingerMs > 0) {
       say(`The dashboard shows the verdicts for ${lingerMs / 1000} s more (Ctrl-C to leave now).`);
-      await sleep(lingerMs);
+      await sleep(lingerMs, options.signal);
     }
     return report;
   } finally {
@@ -258,6 +270,7 @@ async function runPhase(phase: ScheduledPhase, context: PhaseContext): Promise<v
     options.progress?.update(phase.name, Math.min(1, elapsedMs / lengthMs), status);
     if (elapsedMs >= lengthMs) break;
     await context.refreshInventoryStats();
-    await sleep(Math.min(PROGRESS_INTERVAL_MS, lengthMs - elapsedMs));
+    await sleep(Math.min(PROGRESS_INTERVAL_MS, lengthMs - elapsedMs), options.signal);
+    options.signal?.throwIfAborted();
   }
 }
