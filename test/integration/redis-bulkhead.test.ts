@@ -239,6 +239,40 @@ describe('RedisBulkheadState hand-over', () => {
   });
 });
 
+describe('RedisBulkheadState after taking the last permit', () => {
+  it('refuses further acquires of a watched key without asking Redis until a release is heard', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 1, pollIntervalMs: 600_000 });
+    let wakes = 0;
+    const stop = state.watch(name, () => wakes++);
+    await waitUntil('subscribed', () => wakes >= 1);
+    const lease = (await state.acquire(name))!;
+    expect(lease).toBeDefined();
+    // The permit comes free without a notification: this state cannot know, and does not ask.
+    await server.command('ZREM', keysOf(name).leases, lease.id);
+    expect(await state.acquire(name)).toBeUndefined();
+    // A release notification (what bulkhead/release publishes) makes it ask again.
+    const [, , channel] = new RedisKeyspace({
+      pattern: 'bulkhead',
+      name,
+      parts: ['leases', 'token', 'released'],
+    }).keysFor(name) as [string, string, string];
+    const wakesBefore = wakes;
+    await server.command('PUBLISH', channel, '1');
+    await waitUntil('woken', () => wakes > wakesBefore);
+    expect(await state.acquire(name)).toBeDefined();
+    stop();
+  });
+
+  it('asks Redis as usual for a key nobody here waits on', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, maxConcurrent: 1 });
+    const lease = (await state.acquire(name))!;
+    await server.command('ZREM', keysOf(name).leases, lease.id);
+    expect(await state.acquire(name)).toBeDefined();
+  });
+});
+
 describe('redisBulkhead across instances', () => {
   it("wakes a waiter of instance 2 on instance 1's release (pub/sub), long before its poll interval", async () => {
     const name = newName();

@@ -17,9 +17,13 @@
 -- ARGV[6]: the pub/sub channel of this bulkhead key, told when the lease of ARGV[5] was removed
 --   but this grant was refused (the permit came free after all), or '' to publish nothing.
 --
--- Reply: array { granted, token, ms }:
---   granted 1, token the fencing token (decimal string), ms the lease's expiry (server ms); or
---   granted 0, token '', ms how long until the earliest live lease lapses unless renewed (ms >= 0).
+-- Reply: array { granted, token, ms, full }:
+--   granted 1, token the fencing token (decimal string), ms the lease's expiry (server ms), full
+--   '' when permits are left after this grant, else how long until the earliest lease lapses
+--   unless renewed (ms >= 0: the caller knows the next acquire would be refused until then or
+--   until a release is published); or
+--   granted 0, token '', ms how long until the earliest live lease lapses unless renewed (ms >= 0),
+--   full ''.
 --
 -- Invariants:
 --   - at most ARGV[2] live leases (expiry > now) once this script ran: while fewer than ARGV[2]
@@ -64,7 +68,7 @@ if count >= max_concurrent then
     if released == 1 and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], '1') end
     local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
     local wait_ms = math.max(0, tonumber(earliest[2]) - now)
-    return { 0, '', string.format('%.0f', wait_ms) }
+    return { 0, '', string.format('%.0f', wait_ms), '' }
   end
 end
 
@@ -78,11 +82,16 @@ if last >= now_us then
   redis.call('SET', KEYS[2], token, 'PX', token_ttl_ms)
 end
 
-redis.call('ZADD', KEYS[1], expires_at, id)
+local added = redis.call('ZADD', KEYS[1], expires_at, id)
 local latest = expires_at
 if count > 0 then
   -- Another holder's lease may outlast this one (a longer leaseMs): the key must outlive it too.
   latest = math.max(latest, tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]))
 end
 redis.call('PEXPIRE', KEYS[1], latest - now + lease_ms)
-return { 1, token, string.format('%.0f', expires_at) }
+local full = ''
+if count + added >= max_concurrent then
+  local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  full = string.format('%.0f', math.max(0, tonumber(earliest[2]) - now))
+end
+return { 1, token, string.format('%.0f', expires_at), full }

@@ -38,7 +38,13 @@ const MAX_HAND_OVERS = 8;
 
 /** What `bulkhead/acquire` answered. */
 type PermitGrant =
-  | { readonly isGranted: true; readonly fencingToken: number; readonly expiresAtMs: number }
+  | {
+      readonly isGranted: true;
+      readonly fencingToken: number;
+      readonly expiresAtMs: number;
+      /** Set when the grant took the last permit: ms until the earliest lease lapses. */
+      readonly fullForMs: number | undefined;
+    }
   | { readonly isGranted: false; readonly nextLapseMs: number };
 
 function decimalReply(reply: unknown): number {
@@ -52,9 +58,14 @@ function decimalReply(reply: unknown): number {
 const acquireScript = new LuaScript<PermitGrant>({
   ...LUA_SCRIPTS['bulkhead/acquire'],
   decode: (reply) => {
-    const [granted, token, ms] = arrayReply(reply, 3);
+    const [granted, token, ms, full] = arrayReply(reply, 4);
     if (integerReply(granted) === 1) {
-      return { isGranted: true, fencingToken: decimalReply(token), expiresAtMs: decimalReply(ms) };
+      return {
+        isGranted: true,
+        fencingToken: decimalReply(token),
+        expiresAtMs: decimalReply(ms),
+        fullForMs: full === '' ? undefined : decimalReply(full),
+      };
     }
     return { isGranted: false, nextLapseMs: decimalReply(ms) };
   },
@@ -169,6 +180,15 @@ export class RedisBulkheadState implements BulkheadState {
    * back before the others heard of it.
    */
   readonly #yielding = new Set<string>();
+  /**
+   * Watched keys whose last grant took the last permit, with no release heard since: an acquire
+   * of them is refused without asking (the bulkhead asks again after every grant, and that ask
+   * would be refused). Cleared by every wake-up of the key (a release notification, the lapse and
+   * poll timers) and every local release.
+   */
+  readonly #fullKeys = new Set<string>();
+  /** Counts wake-ups and local releases, so a grant can tell whether one came while it was out. */
+  #newsCount = 0;
   #renewTimer: TimerHandle | undefined;
   #isRenewing = false;
   readonly #watches = new Map<string, Watch>();
@@ -205,6 +225,8 @@ export class RedisBulkheadState implements BulkheadState {
 
   async acquire(key: string, nowMs?: number): Promise<Lease | undefined> {
     if (this.#yielding.delete(key)) return undefined;
+    if (this.#fullKeys.has(key) && !this.#handOvers.has(key)) return undefined;
+    const newsCountBefore = this.#newsCount;
     const [leasesKey, tokenKey, channel] = this.#keyspace.keysFor(key) as [string, string, string];
     const id = `${this.#idPrefix}.${++this.#idCount}`;
     const handOver = this.#takeHandOver(key);
@@ -230,6 +252,11 @@ export class RedisBulkheadState implements BulkheadState {
       this.#noteRefusal(key, grant.nextLapseMs);
       return undefined;
     }
+    if (grant.fullForMs !== undefined && this.#newsCount === newsCountBefore && this.#watches.has(key)) {
+      this.#fullKeys.add(key);
+      // Ask again when the earliest lease lapses, as after a refusal (a dead holder's permit).
+      this.#noteRefusal(key, grant.fullForMs);
+    }
     const handOvers = handOver === undefined ? 0 : handOver.handOvers + 1;
     const lease = new RedisLease(this, id, key, grant.fencingToken, grant.expiresAtMs, handOvers);
     if (this.#isClosed) {
@@ -252,6 +279,8 @@ export class RedisBulkheadState implements BulkheadState {
     if (!(lease instanceof RedisLease) || lease.owner !== this || lease.isReleased) return;
     lease.isReleased = true;
     this.#forget(lease);
+    this.#newsCount++;
+    this.#fullKeys.delete(lease.key);
     const isWatched = !this.#isClosed && (this.#watches.get(lease.key)?.listeners.size ?? 0) > 0;
     if (isWatched && lease.handOvers >= MAX_HAND_OVERS) this.#yielding.add(lease.key);
     if (isWatched && !lease.isLost && lease.handOvers < MAX_HAND_OVERS) {
@@ -419,6 +448,8 @@ export class RedisBulkheadState implements BulkheadState {
   }
 
   #wake(watch: Watch): void {
+    this.#newsCount++;
+    this.#fullKeys.delete(watch.key);
     for (const listener of [...watch.listeners]) {
       try {
         listener.onFree();
@@ -435,6 +466,7 @@ export class RedisBulkheadState implements BulkheadState {
     watch.listeners.clear();
     this.#flushHandOvers(watch.key);
     this.#yielding.delete(watch.key);
+    this.#fullKeys.delete(watch.key);
     if (watch.timer !== undefined) this.#settings.clock.clearTimeout(watch.timer);
     watch.timer = undefined;
     const subscriber = this.#subscriber;
