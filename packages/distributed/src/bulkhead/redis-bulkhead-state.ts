@@ -172,7 +172,7 @@ export class RedisBulkheadState implements BulkheadState {
    * key gives one back and takes a new lease in the same script (a hand-over). Given back to Redis
    * as usual once nobody waits.
    */
-  readonly #handOvers = new Map<string, RedisLease[]>();
+  readonly #handOvers = new Map<string, Promise<RedisLease | undefined>[]>();
   /**
    * Keys whose permit just went back to Redis after `MAX_HAND_OVERS` hand-overs: the next local
    * acquire is refused without asking, so this process's waiters ask again when the release
@@ -224,12 +224,22 @@ export class RedisBulkheadState implements BulkheadState {
   }
 
   async acquire(key: string, nowMs?: number): Promise<Lease | undefined> {
+    const handedOver = this.#takeHandOver(key);
+    if (handedOver !== undefined) return handedOver;
     if (this.#yielding.delete(key)) return undefined;
-    if (this.#fullKeys.has(key) && !this.#handOvers.has(key)) return undefined;
+    if (this.#fullKeys.has(key)) return undefined;
+    return this.#acquireInRedis(key, nowMs, undefined);
+  }
+
+  /** One `bulkhead/acquire`, giving `handOver` back first when given. */
+  async #acquireInRedis(
+    key: string,
+    nowMs: number | undefined,
+    handOver: RedisLease | undefined,
+  ): Promise<RedisLease | undefined> {
     const newsCountBefore = this.#newsCount;
     const [leasesKey, tokenKey, channel] = this.#keyspace.keysFor(key) as [string, string, string];
     const id = `${this.#idPrefix}.${++this.#idCount}`;
-    const handOver = this.#takeHandOver(key);
     let grant: PermitGrant;
     try {
       grant = await acquireScript.run(
@@ -284,33 +294,44 @@ export class RedisBulkheadState implements BulkheadState {
     const isWatched = !this.#isClosed && (this.#watches.get(lease.key)?.listeners.size ?? 0) > 0;
     if (isWatched && lease.handOvers >= MAX_HAND_OVERS) this.#yielding.add(lease.key);
     if (isWatched && !lease.isLost && lease.handOvers < MAX_HAND_OVERS) {
-      // Callers of this key wait here: the bulkhead asks `acquire` for its head right after this
-      // resolves, and that acquire gives this lease back and takes a new one in one script.
+      // Callers of this key wait here: give this lease back and take a new one in one script, now,
+      // for the caller the bulkhead asks `acquire` for right after this resolves. Sent at once, so
+      // the hand-overs of several permits travel together.
+      const swap = this.#acquireInRedis(lease.key, undefined, lease);
+      // Its rejection is the acquire's that takes it; one nobody takes is dropped (the lease lapses).
+      swap.catch(ignoreError);
       let pending = this.#handOvers.get(lease.key);
       if (pending === undefined) {
         pending = [];
         this.#handOvers.set(lease.key, pending);
       }
-      pending.push(lease);
+      pending.push(swap);
       return;
     }
     await this.#releaseInRedis(lease);
   }
 
-  #takeHandOver(key: string): RedisLease | undefined {
+  #takeHandOver(key: string): Promise<RedisLease | undefined> | undefined {
     const pending = this.#handOvers.get(key);
     if (pending === undefined) return undefined;
-    const lease = pending.shift();
+    const swap = pending.shift();
     if (pending.length === 0) this.#handOvers.delete(key);
-    return lease;
+    return swap;
   }
 
-  /** Gives back the leases released for a hand-over that no acquire took (nobody waits now). */
+  /** Gives back the leases handed over that no acquire took (nobody waits here now). */
   #flushHandOvers(key: string): void {
     const pending = this.#handOvers.get(key);
     if (pending === undefined) return;
     this.#handOvers.delete(key);
-    for (const lease of pending) void this.#releaseInRedis(lease).catch(ignoreError);
+    for (const swap of pending) {
+      swap.then((lease) => {
+        if (lease === undefined || lease.isReleased) return;
+        lease.isReleased = true;
+        this.#forget(lease);
+        this.#releaseInRedis(lease).catch(ignoreError);
+      }, ignoreError);
+    }
   }
 
   /**
