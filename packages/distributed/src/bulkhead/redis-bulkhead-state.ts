@@ -138,9 +138,10 @@ interface Watch {
  *   hears every release of every process and wakes the queue, which asks again. A timer also wakes
  *   it when the earliest lease lapses (a dead holder's permits) and at least every
  *   `pollIntervalMs` (a notification lost while the subscriber reconnected).
- * - **Hand-over.** A lease released while callers of its key wait in this process is given back by
- *   the next `acquire` of the key, in the same script that grants the new lease (one round-trip,
- *   no notification); at most `MAX_HAND_OVERS` (8) times in a row (ADR 0006).
+ * - **Hand-over.** A lease released while callers of its key wait in this process is given back at
+ *   once by the script that grants a new lease for the next of them (one round-trip, no
+ *   notification); at most `MAX_HAND_OVERS` (8) times in a row (ADR 0006). After a grant that took
+ *   the last permit, a watched key is not asked for again until a release is heard.
  * - **Failures.** A Redis error on acquire rejects with `BackendUnavailableError`; a failed release
  *   leaves the lease to lapse; a failed renewal is tried again at the next tick.
  *
