@@ -80,10 +80,38 @@ describe('parseCli', () => {
     });
     // REDIS_URL serves as well; a matching --instances is accepted.
     expect(
-      parseCli(['--inventory-url', 'http://i:1', '--gateway-urls', 'http://g:1', '--instances', '1'], {
-        REDIS_URL: 'redis://r:6379',
-      }).external,
-    ).toEqual({ inventoryUrl: 'http://i:1', gatewayUrls: ['http://g:1'] });
+      parseCli(
+        ['--inventory-url', 'http://i:1', '--gateway-urls', 'http://g:1,http://g:2', '--instances', '2'],
+        {
+          REDIS_URL: 'redis://r:6379',
+        },
+      ).external,
+    ).toEqual({ inventoryUrl: 'http://i:1', gatewayUrls: ['http://g:1', 'http://g:2'] });
+  });
+
+  it('refuses a run its phases cannot show: too short, or one gateway for a leader crash', () => {
+    expect(() => parseCli(['--duration', '10'], {})).toThrow(
+      '--duration 10 is too short for steady,surge,outage,recovery,leader-crash: at these settings the phases need at least 25 s',
+    );
+    expect(() => parseCli(['--instances', '1'], {})).toThrow(
+      '--instances 1 is too few for steady,surge,outage,recovery,leader-crash: the leader-crash phase needs at least 2',
+    );
+    // Without the leader crash, one gateway and a short run are fine.
+    expect(
+      parseCli(['--instances', '1', '--scenario', 'steady,surge', '--duration', '10'], {}),
+    ).toMatchObject({
+      instances: 1,
+      durationMs: 10_000,
+    });
+  });
+
+  it('a negative value gets the range, not the parser\'s "ambiguous"', () => {
+    expect(() => parseCli(['--instances', '-1'], {})).toThrow(
+      '--instances must be an integer from 1 to 8, got "-1"',
+    );
+    expect(() => parseCli(['--duration', '-5'], {})).toThrow(
+      '--duration must be an integer from 10 to 3600, got "-5"',
+    );
   });
 
   const redis = ['--redis-url', 'redis://r:6379'];

@@ -4,7 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 
-import { PHASE_NAMES, type PhaseName } from './run/scenario.js';
+import { PHASE_NAMES, minimumDurationS, minimumInstances, type PhaseName } from './run/scenario.js';
+import { PIXI_SETTINGS } from './settings.js';
 
 /** What the command line asks for. */
 export interface CliOptions {
@@ -138,12 +139,43 @@ function phasesFlag(raw: string | undefined): readonly PhaseName[] {
   return names as PhaseName[];
 }
 
+/** Flags that take a value. */
+const VALUE_FLAGS = new Set([
+  '--instances',
+  '--duration',
+  '--scenario',
+  '--dashboard-port',
+  '--dashboard-host',
+  '--linger',
+  '--redis-url',
+  '--inventory-url',
+  '--gateway-urls',
+  '--report',
+]);
+
+/**
+ * `--duration -5` as `--duration=-5`: Node's parser takes a value that starts with `-` for an
+ * option, and its "ambiguous" message would hide the range the flag accepts.
+ */
+function joinDashedValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const next = argv[index + 1];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 /** Parses `argv` (without node and the script) with `env` for `REDIS_URL`. */
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: joinDashedValues(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -177,11 +209,25 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       `--dashboard-host must be a host name or address, got ${JSON.stringify(dashboardHost)}`,
     );
   const external = externalFlags(values['inventory-url'], values['gateway-urls'], values.instances, redisUrl);
+  const instances =
+    external?.gatewayUrls.length ?? integerFlag('instances', values.instances, 3, 1, MAX_INSTANCES);
+  const durationS = integerFlag('duration', values.duration, 60, 10, 3600);
+  const phases = phasesFlag(values.scenario);
+  // A run too short (or too small) for its phases would fail by design: say so up front.
+  const neededS = minimumDurationS(phases, PIXI_SETTINGS);
+  if (durationS < neededS)
+    throw new CliError(
+      `--duration ${durationS} is too short for ${phases.join(',')}: at these settings the phases need at least ${neededS} s`,
+    );
+  const neededInstances = minimumInstances(phases, PIXI_SETTINGS);
+  if (instances < neededInstances)
+    throw new CliError(
+      `--instances ${instances} is too few for ${phases.join(',')}: the leader-crash phase needs at least ${neededInstances}, one to be killed and one to take over`,
+    );
   return {
-    instances:
-      external?.gatewayUrls.length ?? integerFlag('instances', values.instances, 3, 1, MAX_INSTANCES),
-    durationMs: integerFlag('duration', values.duration, 60, 10, 3600) * 1000,
-    phases: phasesFlag(values.scenario),
+    instances,
+    durationMs: durationS * 1000,
+    phases,
     dashboard: values['no-dashboard'] !== true,
     dashboardPort: integerFlag('dashboard-port', values['dashboard-port'], 0, 0, 65_535),
     dashboardHost,

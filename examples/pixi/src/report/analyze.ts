@@ -61,7 +61,7 @@ export interface PhaseReport {
   /** The most bulkhead permits held at once, cluster-wide. */
   readonly maxConcurrent: number;
   readonly bulkheadCap: number;
-  /** Terms of the recovery leader that began in the phase. */
+  /** Terms of the recovery leader held during the phase (begun before it, or in it). */
   readonly leadersElected: readonly {
     readonly instance: string;
     readonly fencingToken: string;
@@ -82,6 +82,8 @@ export interface PixiReport {
   readonly invariants: readonly Verdict[];
   /** Every invariant held. */
   readonly passed: boolean;
+  /** Every phase showed what it is there to show (its `checks`). */
+  readonly phasesShown: boolean;
 }
 
 const seconds = (ms: number): number => Math.round(ms) / 1000;
@@ -311,8 +313,26 @@ function phaseChecks(
     case 'recovery':
     case 'leader-crash': {
       const allClosed = states.every((state) => state.endsWith(': closed'));
+      // Closed proves a recovery only if it was open at some point of the phase.
+      const wasOpen = alive.some(
+        (instance) =>
+          breakerAt(breakerRecords, instance, window.fromMs) !== 'closed' ||
+          breakerRecords.some(
+            (record) =>
+              record.instance === instance &&
+              record.to === 'open' &&
+              record.atMs >= window.fromMs &&
+              record.atMs <= window.toMs,
+          ),
+      );
       const checks: Verdict[] = [
-        { name: 'the breaker is closed again everywhere', holds: allClosed, detail: states.join(', ') },
+        {
+          name: 'the breaker is closed again everywhere',
+          holds: allClosed && wasOpen,
+          detail: wasOpen
+            ? states.join(', ')
+            : 'nothing to recover: the breaker was not open during the phase (run outage before recovery)',
+        },
       ];
       if (phase.name === 'leader-crash') {
         const kill = run.kills.find(
@@ -399,7 +419,7 @@ function phaseReport(run: RunRecords, phase: ScheduledPhase, terms: readonly Ter
     ),
     bulkheadCap: settings.bulkheadCap,
     leadersElected: terms
-      .filter((term) => within(term.startMs))
+      .filter((term) => term.startMs < toMs && term.endMs >= fromMs)
       .map((term) => ({
         instance: term.instance,
         fencingToken: term.fencingToken,
@@ -433,13 +453,15 @@ export function analyze(run: RunRecords): PixiReport {
     concurrencyWithinCap(run),
     oneLeaderAtATime(terms),
   ];
+  const phases = run.phases.map((phase) => phaseReport(run, phase, terms));
   return {
     mode: run.mode,
     instances: run.instances,
     durationS: seconds(run.runEndMs - run.runStartMs),
     settings: run.settings,
-    phases: run.phases.map((phase) => phaseReport(run, phase, terms)),
+    phases,
     invariants,
     passed: invariants.every((invariant) => invariant.holds),
+    phasesShown: phases.every((phase) => phase.checks.every((check) => check.holds)),
   };
 }

@@ -15,6 +15,11 @@ function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** The last digits of a fencing token: enough to tell terms apart in a table (the JSON has it whole). */
+function shortToken(token: string): string {
+  return token.length > 6 ? `…${token.slice(-4)}` : token;
+}
+
 /** The report, formatted. */
 export function formatReport(report: PixiReport): string {
   const header = [
@@ -43,7 +48,7 @@ export function formatReport(report: PixiReport): string {
     `${phase.maxAdmittedInWindow}/${phase.limitPerKeyPerWindow}`,
     String(phase.probes),
     `${phase.maxConcurrent}/${phase.bulkheadCap}`,
-    phase.leadersElected.map((term) => `${term.instance}#${term.fencingToken}`).join(' ') || '-',
+    phase.leadersElected.map((term) => `${term.instance}#${shortToken(term.fencingToken)}`).join(' ') || '-',
     String(phase.latencyMs.p50),
     String(phase.latencyMs.p99),
   ]);
@@ -54,7 +59,10 @@ export function formatReport(report: PixiReport): string {
   const invariants = report.invariants.map(
     (invariant) => `  ${mark(invariant.holds)}  ${invariant.name}: ${invariant.detail}`,
   );
+  const mode = report.mode === 'redis' ? 'on Redis' : 'in-process (no Redis)';
+  const gateways = `${report.instances.length} gateway${report.instances.length === 1 ? '' : 's'}`;
   return [
+    `${gateways}, ${mode}, ${report.durationS} s. Admissions count in the phase their window began in.`,
     table([header, ...rows]),
     '',
     'What each phase showed:',
@@ -64,5 +72,6 @@ export function formatReport(report: PixiReport): string {
     ...invariants,
     '',
     report.passed ? 'All invariants held.' : 'AN INVARIANT FAILED.',
+    ...(report.phasesShown ? [] : ['Some phase did not show its effect (see above).']),
   ].join('\n');
 }

@@ -15,7 +15,10 @@ export interface StartedChild {
 }
 
 /** The path of a sibling module of Pixi (`gateway/gateway-main`), in the form this process runs. */
-function entryPath(relativeWithoutExtension: string): { readonly path: string; readonly execArgv: string[] } {
+export function entryPath(relativeWithoutExtension: string): {
+  readonly path: string;
+  readonly execArgv: string[];
+} {
   const isSource = import.meta.url.endsWith('.ts');
   const path = fileURLToPath(
     new URL(`../${relativeWithoutExtension}.${isSource ? 'ts' : 'js'}`, import.meta.url),

@@ -3,13 +3,15 @@
  * `redis-server` from PATH on a free loopback port, stopped at the end; otherwise none, and Pixi
  * runs in-process. A private server keeps nothing on disk and is never a server someone else runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { Redis } from 'ioredis';
+
+import { entryPath } from './child-process.js';
 
 /** How long a private server may take to answer PING: a bound against a hang. */
 const READY_TIMEOUT_MS = 15_000;
@@ -70,10 +72,25 @@ async function answersPing(url: string, timeoutMs: number): Promise<boolean> {
 async function startPrivateServer(binary: string): Promise<RedisProvision> {
   const port = await freePort();
   const directory = mkdtempSync(path.join(os.tmpdir(), 'pixi-redis-'));
-  const child: ChildProcess = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory],
-    { stdio: 'ignore' },
+  // Through a keeper process: if this process dies without a word (SIGKILL), the keeper loses
+  // its channel to us and takes the server down, which redis-server alone would never notice.
+  const keeper = entryPath('run/redis-keeper');
+  const child: ChildProcess = fork(
+    keeper.path,
+    [
+      binary,
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      directory,
+    ],
+    { execArgv: keeper.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
   );
   const url = `redis://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
@@ -84,8 +101,6 @@ async function startPrivateServer(binary: string): Promise<RedisProvision> {
     }
     rmSync(directory, { recursive: true, force: true });
   };
-  // A server left behind by a crashed run would be a leak: end it with this process.
-  process.once('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;

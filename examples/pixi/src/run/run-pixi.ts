@@ -133,7 +133,49 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
   let dashboard: RunningDashboard | undefined;
   let collector: Collector | undefined;
   let load: LoadGenerator | undefined;
+  // What the dashboard shows: nothing yet until the run starts.
+  let view: (() => DashboardState) | undefined;
+  const startedMs = Date.now();
+  const beforeTheRun = (): DashboardState =>
+    buildDashboardState({
+      mode: provision.mode,
+      instances: [],
+      phases,
+      runStartMs: startedMs,
+      nowMs: startedMs,
+      finished: false,
+      settings,
+      gatewayRecords: [],
+      calls: [],
+      probes: [],
+      kills: [],
+    });
+  // Stops what the run started, once, whichever way it ends.
+  let isStopped = false;
+  const stopServices = async (): Promise<void> => {
+    if (isStopped) return;
+    isStopped = true;
+    await load?.stop();
+    await collector?.stop();
+    await services?.stop();
+    if (provision.mode === 'redis') await provision.stop();
+  };
   try {
+    if (options.dashboard) {
+      // First: a port that is taken fails the run before anything else starts.
+      dashboard = await startDashboard({
+        host: options.dashboardHost,
+        port: options.dashboardPort,
+        getState: () => (view ?? beforeTheRun)(),
+      }).catch((error: unknown) => {
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new Error(
+          `the dashboard cannot listen on --dashboard-port ${options.dashboardPort}: ${detail}`,
+        );
+      });
+      say(`Live dashboard: ${dashboard.url}`);
+      options.onDashboard?.(dashboard.url);
+    }
     services =
       external !== undefined
         ? await startExternalServices(external.inventoryUrl, external.gatewayUrls)
@@ -152,7 +194,7 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
     const runStartMs = Date.now();
     const final: { state?: DashboardState } = {};
     const instances = gateways.map((gateway) => gateway.name);
-    const currentState = (): DashboardState =>
+    view = (): DashboardState =>
       final.state ??
       buildDashboardState({
         mode: provision.mode,
@@ -167,15 +209,6 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
         probes: inventoryStats.probes,
         kills,
       });
-    if (options.dashboard) {
-      dashboard = await startDashboard({
-        host: options.dashboardHost,
-        port: options.dashboardPort,
-        getState: currentState,
-      });
-      say(`Live dashboard: ${dashboard.url}`);
-      options.onDashboard?.(dashboard.url);
-    }
     const refreshInventoryStats = async (): Promise<void> => {
       const response = await fetch(`${inventoryUrl}/stats`).catch(() => undefined);
       if (response?.ok === true) inventoryStats = (await response.json()) as InventoryStats;
@@ -216,6 +249,8 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
       invariants: report.invariants,
     });
     options.onReport?.(report);
+    // The dashboard shows the final state from memory: nothing else needs to run meanwhile.
+    await stopServices();
     const lingerMs = options.dashboardLingerMs ?? 0;
     if (dashboard !== undefined && lingerMs > 0) {
       say(`The dashboard shows the verdicts for ${lingerMs / 1000} s more (Ctrl-C to leave now).`);
@@ -223,11 +258,8 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
     }
     return report;
   } finally {
-    await load?.stop();
-    await collector?.stop();
     await dashboard?.close();
-    await services?.stop();
-    if (provision.mode === 'redis') await provision.stop();
+    await stopServices();
   }
 }
 

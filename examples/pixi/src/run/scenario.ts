@@ -29,6 +29,10 @@ interface PhasePlan {
   readonly weight: number;
   /** Requests per second, as a multiple of the shared limit per second. */
   readonly loadFactor: number;
+  /** The shortest the phase can be and still show its effect at these settings, in ms. */
+  readonly minimumMs: number;
+  /** Gateway instances the phase needs (a leader crash needs someone to take over). */
+  readonly minimumInstances: number;
   readonly actions: readonly PhaseAction[];
 }
 
@@ -43,12 +47,22 @@ export interface ScheduledPhase extends PhasePlan {
 function plans(settings: PixiSettings): Record<PhaseName, PhasePlan> {
   const healthy: InventoryBehaviour = { errorRate: 0, latencyMs: settings.inventoryLatencyMs };
   const failing: InventoryBehaviour = { errorRate: 1, latencyMs: settings.inventoryLatencyMs };
+  const limitPerSecond = (sharedLimitPerWindow(settings) * 1000) / settings.windowMs;
+  const outageMinimumMs =
+    Math.ceil((2 * settings.breakerMinimumCalls * 1000) / (0.6 * limitPerSecond)) + settings.halfOpenAfterMs;
+  // The leader dies at 20 % of the phase; a successor is elected within a lease and a retry
+  // (at most half a lease more); it then needs two half-open waits to probe and close the
+  // breaker, which heals at 45 %: the phase must hold all of that after the kill.
+  const takeoverMs = 1.5 * settings.leaderLeaseMs + 2 * settings.halfOpenAfterMs;
+  const leaderCrashMinimumMs = Math.ceil(Math.max(takeoverMs / 0.8, (2 * settings.halfOpenAfterMs) / 0.55));
   return {
     steady: {
       name: 'steady',
       purpose: 'traffic well under the shared limit: everything is admitted and answered',
       weight: 0.15,
       loadFactor: 0.6,
+      minimumMs: 2 * settings.windowMs,
+      minimumInstances: 1,
       actions: [{ at: 0, action: 'inventory', behaviour: healthy }],
     },
     surge: {
@@ -56,6 +70,8 @@ function plans(settings: PixiSettings): Record<PhaseName, PhasePlan> {
       purpose: '3x the shared limit over all instances and keys: the excess is refused cluster-wide',
       weight: 0.2,
       loadFactor: 3,
+      minimumMs: 2 * settings.windowMs,
+      minimumInstances: 1,
       actions: [{ at: 0, action: 'inventory', behaviour: healthy }],
     },
     outage: {
@@ -63,6 +79,9 @@ function plans(settings: PixiSettings): Record<PhaseName, PhasePlan> {
       purpose: 'the inventory fails: the breaker opens for every instance, answers come from the cache',
       weight: 0.2,
       loadFactor: 0.6,
+      // Enough calls to fill the breaker's minimum at 0.6x the limit, twice over.
+      minimumMs: outageMinimumMs,
+      minimumInstances: 1,
       actions: [{ at: 0, action: 'inventory', behaviour: failing }],
     },
     recovery: {
@@ -70,6 +89,9 @@ function plans(settings: PixiSettings): Record<PhaseName, PhasePlan> {
       purpose: "the inventory heals: the leader's health check closes the breaker for everyone",
       weight: 0.2,
       loadFactor: 0.6,
+      // The next health check comes within the half-open wait; one more for a failed first one.
+      minimumMs: 3 * settings.halfOpenAfterMs,
+      minimumInstances: 1,
       actions: [{ at: 0, action: 'inventory', behaviour: healthy }],
     },
     'leader-crash': {
@@ -77,6 +99,8 @@ function plans(settings: PixiSettings): Record<PhaseName, PhasePlan> {
       purpose: 'the inventory fails, the recovery leader is killed, another takes over and recovers',
       weight: 0.25,
       loadFactor: 0.6,
+      minimumMs: leaderCrashMinimumMs,
+      minimumInstances: 2,
       actions: [
         { at: 0, action: 'inventory', behaviour: failing },
         { at: 0.2, action: 'crash-leader' },
@@ -84,6 +108,26 @@ function plans(settings: PixiSettings): Record<PhaseName, PhasePlan> {
       ],
     },
   };
+}
+
+/**
+ * The shortest run of `names` in which every phase can show its effect (each phase gets its
+ * weight's share), in whole seconds.
+ */
+export function minimumDurationS(names: readonly PhaseName[], settings: PixiSettings): number {
+  const all = plans(settings);
+  const totalWeight = names.reduce((sum, name) => sum + all[name].weight, 0);
+  const neededMs = Math.max(
+    0,
+    ...names.map((name) => (all[name].minimumMs * totalWeight) / all[name].weight),
+  );
+  return Math.ceil(neededMs / 1000);
+}
+
+/** The instances `names` need: more than one when a leader is killed and must be replaced. */
+export function minimumInstances(names: readonly PhaseName[], settings: PixiSettings): number {
+  const all = plans(settings);
+  return Math.max(1, ...names.map((name) => all[name].minimumInstances));
 }
 
 /** Schedules `names` (in the given order) over `durationMs`, sharing it by weight. */
