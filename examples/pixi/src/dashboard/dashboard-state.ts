@@ -81,4 +81,6 @@ export interface DashboardState {
   readonly kills?: readonly { readonly instance: string; readonly atMs: number }[];
   /** The verdicts, once the run has finished. */
   readonly invariants: readonly DashboardInvariant[] | undefined;
+  /** Whether each phase showed its effect (`phase: check` names), once the run has finished. */
+  readonly phaseChecks?: readonly DashboardInvariant[] | undefined;
 }

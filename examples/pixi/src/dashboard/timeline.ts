@@ -50,6 +50,7 @@ export interface TimelineInput {
   readonly probes: readonly InventoryProbe[];
   readonly kills: readonly KillRecord[];
   readonly invariants?: readonly DashboardInvariant[] | undefined;
+  readonly phaseChecks?: readonly DashboardInvariant[] | undefined;
   /** @defaultValue `500`: fine enough to see a window fill, coarse enough to read. */
   readonly bucketMs?: number | undefined;
 }
@@ -184,6 +185,7 @@ export function buildDashboardState(input: TimelineInput): DashboardState {
     })),
     kills: input.kills.map((kill) => ({ instance: kill.instance, atMs: kill.atMs - runStartMs })),
     invariants: input.invariants,
+    phaseChecks: input.phaseChecks,
   };
 }
 

@@ -247,6 +247,9 @@ export async function runPixi(options: RunOptions): Promise<PixiReport> {
       probes: inventoryStats.probes,
       kills,
       invariants: report.invariants,
+      phaseChecks: report.phases.flatMap((phase) =>
+        phase.checks.map((check) => ({ ...check, name: `${phase.name}: ${check.name}` })),
+      ),
     });
     options.onReport?.(report);
     // The dashboard shows the final state from memory: nothing else needs to run meanwhile.

@@ -425,9 +425,11 @@ function renderHeader(state) {
   else if (state.invariants === undefined) status.append(pill('finished', 'wait'));
   else {
     const failed = state.invariants.filter((invariant) => !invariant.holds).length;
-    status.append(
-      failed === 0 ? pill('all invariants hold', 'good') : pill(`${failed} invariant(s) failed`, 'bad'),
-    );
+    const notShown = (state.phaseChecks ?? []).filter((check) => !check.holds).length;
+    if (failed > 0) status.append(pill(`${failed} invariant(s) failed`, 'bad'));
+    else if (notShown > 0)
+      status.append(pill(`invariants hold; ${notShown} phase check(s) not shown`, 'wait'));
+    else status.append(pill('all invariants hold', 'good'));
   }
 }
 
@@ -514,7 +516,7 @@ function renderInvariants(state) {
     return;
   }
   list.replaceChildren(
-    ...state.invariants.map((invariant) => {
+    ...[...state.invariants, ...(state.phaseChecks ?? [])].map((invariant) => {
       const item = element('li');
       const verdict = element('span', 'verdict');
       verdict.append(invariant.holds ? pill('holds', 'good') : pill('fails', 'bad'));
