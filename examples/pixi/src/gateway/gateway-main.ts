@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 
 import { listen } from '../http-server.js';
 import { PIXI_SETTINGS } from '../settings.js';
+import { campaignWhileAlive } from './campaign.js';
 import { gatewayApp } from './gateway-app.js';
 import { inventoryHealthCheck } from './health-check.js';
 import { redisPolicies, type SharedPolicies } from './policies.js';
@@ -47,18 +48,7 @@ const policies = redisPolicies(redis, PIXI_SETTINGS, healthCheck, required('PIXI
 election.current = policies.election;
 
 const life = new AbortController();
-// Campaign for the recovery leadership for as long as the process lives.
-policies.election
-  .runWhileLeader(
-    ({ signal }) =>
-      new Promise<void>((resolve) => {
-        signal.addEventListener('abort', () => {
-          resolve();
-        });
-      }),
-    { signal: life.signal },
-  )
-  .catch(() => undefined);
+campaignWhileAlive(policies.election, life.signal);
 
 const app = gatewayApp({
   instance,

@@ -5,21 +5,8 @@
  * kept in memory. A leader that is killed holds its term until `leaseMs` after its death, as a
  * crashed process holds its Redis lease; one that steps down hands over at once.
  */
-import type { LeadershipContext } from '@hyx/distributed';
+import type { LeaderElection, LeadershipContext } from '@hyx/distributed';
 import { systemClock, type Clock, type ResilienceEvent } from '@hyx/local';
-
-/** What the gateways use of an election, in either mode. */
-export interface RecoveryElection {
-  readonly name: string;
-  readonly leaseMs: number;
-  readonly isLeader: boolean;
-  readonly fencingToken: bigint | undefined;
-  runWhileLeader<T>(
-    work: (context: LeadershipContext) => T | PromiseLike<T>,
-    options?: { readonly signal?: AbortSignal | undefined },
-  ): Promise<T>;
-  onEvent(listener: (event: ResilienceEvent) => void): () => void;
-}
 
 /** The shared state of one in-memory election: who leads, and the last token handed out. */
 export class InProcessElectionGroup {
@@ -37,7 +24,7 @@ export class InProcessElectionGroup {
   }
 
   /** A new candidate of this election. */
-  candidate(): RecoveryElection {
+  candidate(): LeaderElection {
     return new InProcessCandidate(this);
   }
 
@@ -77,7 +64,7 @@ export class InProcessElectionGroup {
   }
 }
 
-class InProcessCandidate implements RecoveryElection {
+class InProcessCandidate implements LeaderElection {
   readonly #group: InProcessElectionGroup;
   #listeners: readonly ((event: ResilienceEvent) => void)[] = [];
   #token: bigint | undefined;

@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 
 import {
   leaderElection,
+  type LeaderElection,
   redisBulkhead,
   redisCircuitBreaker,
   redisRateLimiter,
@@ -36,7 +37,7 @@ import {
 } from '@hyx/local';
 
 import type { PixiSettings } from '../settings.js';
-import { InProcessElectionGroup, type RecoveryElection } from './in-process-election.js';
+import { InProcessElectionGroup } from './in-process-election.js';
 
 /** The inventory answered with an error status: worth a retry, and a failure for the breaker. */
 export class InventoryError extends Error {
@@ -68,7 +69,7 @@ export interface SharedPolicies {
   readonly breaker: CircuitBreakerPolicy;
   readonly bulkhead: BulkheadPolicy;
   readonly budget: RetryBudget;
-  readonly election: RecoveryElection;
+  readonly election: LeaderElection;
   /** Closes what the policies opened (pub/sub connections); the Redis client is the caller's. */
   close(): Promise<void>;
 }

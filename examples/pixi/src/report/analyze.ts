@@ -256,6 +256,21 @@ function breakerAt(records: readonly BreakerRecord[], instance: string, atMs: nu
   return state;
 }
 
+/** Whether `instance`'s breaker went to open within `window`. */
+function openedDuring(
+  records: readonly BreakerRecord[],
+  instance: string,
+  window: { readonly fromMs: number; readonly toMs: number },
+): boolean {
+  return records.some(
+    (record) =>
+      record.instance === instance &&
+      record.to === 'open' &&
+      record.atMs >= window.fromMs &&
+      record.atMs <= window.toMs,
+  );
+}
+
 function phaseChecks(
   phase: ScheduledPhase,
   report: Omit<PhaseReport, 'checks'>,
@@ -288,15 +303,7 @@ function phaseChecks(
         },
       ];
     case 'outage': {
-      const opened = alive.filter((instance) =>
-        breakerRecords.some(
-          (record) =>
-            record.instance === instance &&
-            record.to === 'open' &&
-            record.atMs >= window.fromMs &&
-            record.atMs <= window.toMs,
-        ),
-      );
+      const opened = alive.filter((instance) => openedDuring(breakerRecords, instance, window));
       return [
         {
           name: 'the breaker opened for every instance',
@@ -317,13 +324,7 @@ function phaseChecks(
       const wasOpen = alive.some(
         (instance) =>
           breakerAt(breakerRecords, instance, window.fromMs) !== 'closed' ||
-          breakerRecords.some(
-            (record) =>
-              record.instance === instance &&
-              record.to === 'open' &&
-              record.atMs >= window.fromMs &&
-              record.atMs <= window.toMs,
-          ),
+          openedDuring(breakerRecords, instance, window),
       );
       const checks: Verdict[] = [
         {

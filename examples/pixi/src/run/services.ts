@@ -4,6 +4,7 @@
  * finds those someone else started (docker compose) at the URLs given.
  */
 import { listen, type RunningServer } from '../http-server.js';
+import { campaignWhileAlive } from '../gateway/campaign.js';
 import { gatewayApp } from '../gateway/gateway-app.js';
 import { inventoryHealthCheck, type Prober } from '../gateway/health-check.js';
 import { InProcessPolicies, type SharedPolicies } from '../gateway/policies.js';
@@ -127,17 +128,7 @@ export async function startInProcessServices(count: number, settings: PixiSettin
       '127.0.0.1',
     );
     servers.push(server);
-    policies.election
-      .runWhileLeader(
-        ({ signal }) =>
-          new Promise<void>((resolve) => {
-            signal.addEventListener('abort', () => {
-              resolve();
-            });
-          }),
-        { signal: life.signal },
-      )
-      .catch(() => undefined);
+    campaignWhileAlive(policies.election, life.signal);
     gateways.push({
       name,
       url: server.url,
