@@ -1,14 +1,18 @@
 /**
  * The Redis bulkhead beyond the shared contract: leases that lapse, renewal, TTLs, and waiters of
  * one instance woken by another instance's release or by a dead holder's lease lapsing. Two
- * connections stand for two processes; test/faults/ runs real ones.
+ * connections stand for two processes; test/faults/ runs real ones. Then the bulkhead against a Redis
+ * that hangs (SIGSTOP) instead of refusing: each `onBackendFailure` mode answers within
+ * commandTimeoutMs plus a margin of one more commandTimeoutMs, reports the outage once, and
+ * recovers after SIGCONT.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { RedisBulkheadState, RedisKeyspace, redisBulkhead } from '@hyx/distributed';
+import { RedisBulkheadState, RedisKeyspace, redisBulkhead, type BackendFailureMode } from '@hyx/distributed';
+import { BackendUnavailableError, type BulkheadPolicy, type ResilienceEvent } from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
@@ -317,3 +321,162 @@ describe('redisBulkhead across instances', () => {
     expect(Date.now() - askedAtMs).toBeGreaterThanOrEqual(leaseMs - 1);
   });
 });
+
+/** Each bound is commandTimeoutMs plus a margin of one more commandTimeoutMs, never a measured speed. */
+const COMMAND_TIMEOUT_MS = 150;
+const BOUND_MS = 2 * COMMAND_TIMEOUT_MS;
+
+describe.each<BackendFailureMode>(['reject', 'allow', 'local'])(
+  "redisBulkhead, onBackendFailure '%s', against a Redis that hangs",
+  (mode) => {
+    let hanging: RedisServer;
+    let client: Redis;
+
+    beforeAll(async () => {
+      hanging = await startRedis();
+    });
+    afterAll(async () => {
+      await hanging.stop();
+    });
+    afterEach(() => {
+      hanging.resume();
+      client.disconnect();
+    });
+
+    async function setUp(maxConcurrent: number): Promise<{
+      db: BulkheadPolicy;
+      name: string;
+      events: ResilienceEvent[];
+    }> {
+      client = hanging.connect({ autoResendUnfulfilledCommands: false, retryStrategy: () => 20 });
+      client.on('error', () => undefined);
+      await client.ping();
+      const name = newName();
+      const db = redisBulkhead(client, {
+        name,
+        maxConcurrent,
+        maxQueue: 20,
+        leaseMs: 60_000,
+        commandTimeoutMs: COMMAND_TIMEOUT_MS,
+        onBackendFailure: mode,
+        localShare: 0.5,
+      });
+      const events: ResilienceEvent[] = [];
+      db.onEvent((event) => {
+        if (event.type.startsWith('backend.')) events.push(event);
+      });
+      return { db, name, events };
+    }
+
+    /** Runs one call, and says how it ended and how long it took to end. */
+    async function timed(db: BulkheadPolicy): Promise<{ tookMs: number; ran: boolean; error?: unknown }> {
+      const startedMs = performance.now();
+      let ran = false;
+      try {
+        await db.execute(() => {
+          ran = true;
+        });
+        return { tookMs: performance.now() - startedMs, ran, error: undefined };
+      } catch (error) {
+        return { tookMs: performance.now() - startedMs, ran, error };
+      }
+    }
+
+    it('answers within commandTimeoutMs + margin while paused, reports once, recovers after SIGCONT', async () => {
+      const { db, name, events } = await setUp(2);
+      expect((await timed(db)).ran).toBe(true);
+      hanging.pause();
+      // The first call waits for Redis up to commandTimeoutMs; the next ones fall back at once.
+      const results = [];
+      for (let index = 0; index < 5; index++) results.push(await timed(db));
+      for (const result of results) {
+        expect(result.tookMs).toBeLessThan(BOUND_MS);
+        if (mode === 'reject') {
+          expect(result.ran).toBe(false);
+          expect(result.error).toBeInstanceOf(BackendUnavailableError);
+        } else {
+          expect(result).toMatchObject({ ran: true, error: undefined });
+        }
+      }
+      expect(events.map((event) => event.type)).toEqual(['backend.failed']);
+      expect(events[0]).toMatchObject({ policyKind: 'bulkhead', policyName: name, fallback: mode });
+
+      hanging.resume();
+      await waitUntil('Redis answers the bulkhead again', async () => {
+        await timed(db);
+        return events.length === 2;
+      });
+      expect(events.map((event) => event.type)).toEqual(['backend.failed', 'backend.recovered']);
+      expect(await timed(db)).toMatchObject({ ran: true, error: undefined });
+      // The grant Redis made after the probe timed out was given back; nothing was left behind.
+      await waitUntil(
+        'no lease is left in Redis',
+        async () => Number(await hanging.command('ZCARD', keysOf(name).leases)) === 0,
+      );
+    });
+
+    it('answers within commandTimeoutMs + margin while killed, and recovers after a restart', async () => {
+      const { db, events } = await setUp(2);
+      expect((await timed(db)).ran).toBe(true);
+      await hanging.kill();
+      for (let index = 0; index < 3; index++) {
+        const result = await timed(db);
+        expect(result.tookMs).toBeLessThan(BOUND_MS);
+        expect(result.ran).toBe(mode !== 'reject');
+      }
+      expect(events.map((event) => event.type)).toEqual(['backend.failed']);
+      await hanging.restart();
+      await waitUntil('Redis answers the bulkhead again', async () => {
+        await timed(db);
+        return events.length === 2;
+      });
+      expect(events.map((event) => event.type)).toEqual(['backend.failed', 'backend.recovered']);
+    });
+
+    it('settles a caller queued before the hang within commandTimeoutMs + margin of the release', async () => {
+      const { db, events } = await setUp(1);
+      const work = gate();
+      const held = db.execute(() => work.promise);
+      await waitUntil('the permit is held', () => db.inFlight === 1);
+      const queued = timed(db);
+      await waitUntil('the second caller waits', () => db.queued === 1);
+      hanging.pause();
+      const releasedMs = performance.now();
+      work.open('held');
+      await expect(held).resolves.toBe('held');
+      const result = await queued;
+      expect(performance.now() - releasedMs).toBeLessThan(BOUND_MS);
+      if (mode === 'reject') expect(result.error).toBeInstanceOf(BackendUnavailableError);
+      else expect(result).toMatchObject({ ran: true, error: undefined });
+      expect(db.queued).toBe(0);
+      expect(events.map((event) => event.type)).toEqual(['backend.failed']);
+    });
+
+    if (mode === 'local') {
+      it('never runs more calls than localShare of maxConcurrent during the outage, and strands no waiter', async () => {
+        const { db, name } = await setUp(4);
+        const localCap = 2; // localShare 0.5 of maxConcurrent 4
+        hanging.pause();
+        let running = 0;
+        let maxRunning = 0;
+        const calls = Array.from({ length: 12 }, () =>
+          db.execute(async () => {
+            running++;
+            maxRunning = Math.max(maxRunning, running);
+            await delay(5);
+            running--;
+          }),
+        );
+        await Promise.all(calls);
+        expect(maxRunning).toBe(localCap);
+        expect(db.queued).toBe(0);
+        hanging.resume();
+        // Permits taken locally were released locally: Redis never heard of them.
+        await waitUntil(
+          'the probe answered',
+          async () => Number(await hanging.command('ZCARD', keysOf(name).leases)) === 0,
+        );
+      });
+    }
+  },
+);

@@ -1,5 +1,8 @@
 import { MAX_TIMER_DELAY_MS, systemClock, type BulkheadOptions, type Clock } from '@hyx/local';
 
+import type { BackendFailureMode } from '../rate-limiter/redis-rate-limiter-options.js';
+import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
+
 /**
  * The slice of a Redis connection that receives release notifications: an ioredis `Redis` or
  * `Cluster` satisfies it. Pub/sub takes a connection over, so it is never the client that runs the
@@ -91,6 +94,30 @@ export interface RedisBulkheadStateOptions {
    * was lost in a failover): the call still runs, but its permit may be someone else's now.
    */
   readonly onLeaseLost?: ((leaseId: string) => void) | undefined;
+  /**
+   * The longest one acquire, renewal or release waits for Redis, in ms; later the round-trip counts
+   * as a backend failure and `onBackendFailure` decides. A grant that arrives after it is given
+   * back at once.
+   * @defaultValue 100
+   */
+  readonly commandTimeoutMs?: number | undefined;
+  /**
+   * When Redis fails or hangs: `'reject'` (the call fails at once with `BackendUnavailableError`,
+   * no permit taken), `'allow'` (the call runs without a permit; nothing is recorded) or `'local'`
+   * (an in-process bulkhead of `localShare` of `maxConcurrent` permits guards calls until Redis
+   * answers again; its permits are released in-process, never sent to Redis).
+   * @defaultValue `'reject'`
+   */
+  readonly onBackendFailure?: BackendFailureMode | undefined;
+  /**
+   * `onBackendFailure: 'local'`: the share of `maxConcurrent` the in-process bulkhead admits while
+   * Redis is down, in (0, 1]; with N instances, `1 / N` keeps the total near the limit. Rounded
+   * down, at least 1.
+   * @defaultValue 1
+   */
+  readonly localShare?: number | undefined;
+  /** Called once when an outage starts and once when Redis answers again; a throw is ignored. */
+  readonly onBackendTransition?: ((transition: BackendTransition) => void) | undefined;
 }
 
 /**
@@ -108,7 +135,14 @@ export interface RedisBulkheadOptions
     Omit<BulkheadOptions, 'state'>,
     Pick<
       RedisBulkheadStateOptions,
-      'leaseMs' | 'renewMs' | 'pollIntervalMs' | 'subscriber' | 'onLeaseLost'
+      | 'leaseMs'
+      | 'renewMs'
+      | 'pollIntervalMs'
+      | 'subscriber'
+      | 'onLeaseLost'
+      | 'commandTimeoutMs'
+      | 'onBackendFailure'
+      | 'localShare'
     > {}
 
 /**
@@ -120,10 +154,20 @@ export interface RedisBulkheadOptions
  * const leaseMs: number = REDIS_BULKHEAD_DEFAULTS.leaseMs;
  * ```
  */
-export const REDIS_BULKHEAD_DEFAULTS = Object.freeze({
+export const REDIS_BULKHEAD_DEFAULTS: {
+  readonly leaseMs: number;
+  readonly pollIntervalMs: number;
+  readonly clock: Clock;
+  readonly commandTimeoutMs: number;
+  readonly onBackendFailure: BackendFailureMode;
+  readonly localShare: number;
+} = Object.freeze({
   leaseMs: 30_000,
   pollIntervalMs: 1_000,
   clock: systemClock,
+  commandTimeoutMs: 100,
+  onBackendFailure: 'reject',
+  localShare: 1,
 });
 
 /** Options with every default applied. @internal */
@@ -136,7 +180,14 @@ export interface RedisBulkheadSettings {
   readonly subscriber: RedisSubscriberLike | undefined;
   readonly clock: Clock;
   readonly onLeaseLost: ((leaseId: string) => void) | undefined;
+  readonly commandTimeoutMs: number;
+  readonly onBackendFailure: BackendFailureMode;
+  /** `onBackendFailure: 'local'`: the in-process bulkhead's permits. */
+  readonly localMaxConcurrent: number;
+  readonly onBackendTransition: ((transition: BackendTransition) => void) | undefined;
 }
+
+const FAILURE_MODES: readonly BackendFailureMode[] = ['reject', 'allow', 'local'];
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -153,6 +204,10 @@ const KNOWN_OPTIONS = new Set([
   'subscriber',
   'clock',
   'onLeaseLost',
+  'commandTimeoutMs',
+  'onBackendFailure',
+  'localShare',
+  'onBackendTransition',
 ]);
 
 /**
@@ -213,6 +268,37 @@ export function resolveRedisBulkheadSettings(
   if (onLeaseLost !== undefined && typeof onLeaseLost !== 'function') {
     throw new TypeError(`${label}: onLeaseLost must be a function, got ${describe(onLeaseLost)}`);
   }
+  // Read as unknown: the options come from JavaScript callers too.
+  const raw: { readonly [TOption in keyof RedisBulkheadStateOptions]?: unknown } = options;
+  const commandTimeoutMs = raw.commandTimeoutMs ?? REDIS_BULKHEAD_DEFAULTS.commandTimeoutMs;
+  if (typeof commandTimeoutMs !== 'number') {
+    throw new TypeError(`${label}: commandTimeoutMs must be a number, got ${describe(commandTimeoutMs)}`);
+  }
+  if (!(commandTimeoutMs > 0 && commandTimeoutMs <= MAX_TIMER_DELAY_MS)) {
+    throw new RangeError(
+      `${label}: commandTimeoutMs must be in (0, ${MAX_TIMER_DELAY_MS}], got ${commandTimeoutMs}`,
+    );
+  }
+  const onBackendFailure = raw.onBackendFailure ?? REDIS_BULKHEAD_DEFAULTS.onBackendFailure;
+  const mode = FAILURE_MODES.find((candidate) => candidate === onBackendFailure);
+  if (mode === undefined) {
+    throw new TypeError(
+      `${label}: onBackendFailure must be one of "reject", "allow", "local", got ${describe(onBackendFailure)}`,
+    );
+  }
+  const localShare = raw.localShare ?? REDIS_BULKHEAD_DEFAULTS.localShare;
+  if (typeof localShare !== 'number') {
+    throw new TypeError(`${label}: localShare must be a number, got ${describe(localShare)}`);
+  }
+  if (!(localShare > 0 && localShare <= 1)) {
+    throw new RangeError(`${label}: localShare must be in (0, 1], got ${localShare}`);
+  }
+  const { onBackendTransition } = options;
+  if (onBackendTransition !== undefined && typeof onBackendTransition !== 'function') {
+    throw new TypeError(
+      `${label}: onBackendTransition must be a function, got ${describe(onBackendTransition)}`,
+    );
+  }
   return Object.freeze({
     name,
     maxConcurrent,
@@ -222,5 +308,9 @@ export function resolveRedisBulkheadSettings(
     subscriber,
     clock,
     onLeaseLost,
+    commandTimeoutMs,
+    onBackendFailure: mode,
+    localMaxConcurrent: Math.max(1, Math.floor(maxConcurrent * localShare)),
+    onBackendTransition,
   });
 }

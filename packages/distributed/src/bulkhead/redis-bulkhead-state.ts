@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import {
   BackendUnavailableError,
+  MemoryBulkheadState,
   type BulkheadState,
   type BulkheadStateProvider,
   type ErrorSource,
@@ -15,6 +16,7 @@ import { arrayReply, integerReply } from '../lua-reply.js';
 import { LuaScript } from '../lua-script.js';
 import { RedisKeyspace } from '../redis-keys.js';
 import type { RedisLike } from '../redis-like.js';
+import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
 import {
   resolveRedisBulkheadSettings,
   type DuplicableRedis,
@@ -35,6 +37,38 @@ function ignoreError(): void {
  * on how long one busy process can keep a permit from the others.
  */
 const MAX_HAND_OVERS = 8;
+
+class CommandTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`Redis did not answer within commandTimeoutMs (${timeoutMs} ms)`);
+  }
+
+  override get name(): string {
+    return 'CommandTimeoutError';
+  }
+}
+
+class BackendDisconnectedError extends Error {
+  constructor() {
+    super('the Redis client is not connected');
+  }
+
+  override get name(): string {
+    return 'BackendDisconnectedError';
+  }
+}
+
+/**
+ * Whether the client says (ioredis `status`) that a command sent now would wait in its offline
+ * queue instead of reaching Redis. Once Redis has answered, only a `ready` connection counts; before
+ * that a starting client is `wait` or `connecting` and queues the first calls on purpose.
+ */
+function isDisconnected(client: RedisLike, hasConnected: boolean): boolean {
+  const status = (client as { readonly status?: unknown }).status;
+  if (typeof status !== 'string') return false;
+  if (hasConnected) return status !== 'ready';
+  return status === 'reconnecting' || status === 'close' || status === 'end';
+}
 
 /** What `bulkhead/acquire` answered. */
 type PermitGrant =
@@ -104,6 +138,25 @@ class RedisLease implements Lease {
     /** How many hand-overs in a row led to this lease: 0 for a permit that came from Redis. */
     readonly handOvers: number,
   ) {}
+}
+
+/**
+ * A permit granted without Redis during an outage: by the in-process bulkhead (`'local'`, `inner`
+ * set) or by nobody (`'allow'`). Released in-process, never sent to Redis.
+ */
+class FallbackLease implements Lease {
+  isReleased = false;
+
+  constructor(
+    readonly owner: RedisBulkheadState,
+    readonly id: string,
+    readonly key: string,
+    readonly inner: Lease | undefined,
+  ) {}
+
+  get fencingToken(): number {
+    return this.inner?.fencingToken ?? 0;
+  }
 }
 
 /** The leases of one key that this state holds and renews. */
@@ -199,6 +252,18 @@ export class RedisBulkheadState implements BulkheadState {
   /** The last refusal: when the earliest lease of `key` lapses, on the state's clock. */
   #lastRefusal: { readonly key: string; readonly lapsesAtMs: number } | undefined;
   #isClosed = false;
+  /** `onBackendFailure: 'local'`: the in-process bulkhead that guards calls during an outage. */
+  readonly #local: MemoryBulkheadState | undefined;
+  /** Set while Redis is considered down: from the first failure to the next answer. */
+  #outageStartedMs: number | undefined;
+  /**
+   * Acquire scripts sent and not yet settled, whether or not we still wait for them. During an
+   * outage an acquire goes to Redis (a probe) only when none is unsettled; the others fall back at
+   * once, so no commands pile up behind one Redis does not answer.
+   */
+  #unsettled = 0;
+  /** Set once Redis has answered: from then on, a client that is not `ready` counts as down. */
+  #hasConnected = false;
 
   /**
    * @param redis - an ioredis `Redis` or `Cluster` that runs the scripts; its `duplicate()` opens
@@ -215,6 +280,14 @@ export class RedisBulkheadState implements BulkheadState {
       parts: ['leases', 'token', 'released'],
     });
     this.#errorSource = { policyKind: 'bulkhead', policyName: this.#settings.name };
+    if (this.#settings.onBackendFailure === 'local') {
+      this.#local = new MemoryBulkheadState({ maxConcurrent: this.#settings.localMaxConcurrent });
+    }
+  }
+
+  /** Whether the state currently treats Redis as down. */
+  get isBackendDown(): boolean {
+    return this.#outageStartedMs !== undefined;
   }
 
   /** How many leases this state holds (and renews) now, over every key. */
@@ -226,10 +299,37 @@ export class RedisBulkheadState implements BulkheadState {
 
   async acquire(key: string, nowMs?: number): Promise<Lease | undefined> {
     const handedOver = this.#takeHandOver(key);
-    if (handedOver !== undefined) return handedOver;
+    if (handedOver !== undefined) {
+      return handedOver.catch((error: unknown) => this.#acquireWithoutRedis(key, error));
+    }
     if (this.#yielding.delete(key)) return undefined;
     if (this.#fullKeys.has(key)) return undefined;
-    return this.#acquireInRedis(key, nowMs, undefined);
+    // During an outage one acquire at a time asks Redis (the probe); the others fall back at once.
+    if (this.#outageStartedMs !== undefined && this.#unsettled > 0) {
+      return this.#acquireWithoutRedis(key, undefined);
+    }
+    try {
+      return await this.#acquireInRedis(key, nowMs, undefined);
+    } catch (error) {
+      return this.#acquireWithoutRedis(key, error);
+    }
+  }
+
+  /** What `onBackendFailure` says when Redis did not answer (`error`) or is known to be down. */
+  #acquireWithoutRedis(key: string, error: unknown): Lease | undefined {
+    if (error !== undefined) this.#failed(error);
+    const cause = error ?? new BackendDisconnectedError();
+    switch (this.#settings.onBackendFailure) {
+      case 'reject':
+        throw new BackendUnavailableError(this.#errorSource, cause);
+      case 'allow':
+        return new FallbackLease(this, `${this.#idPrefix}.${++this.#idCount}`, key, undefined);
+      case 'local': {
+        const inner = (this.#local as MemoryBulkheadState).acquire(key);
+        if (inner === undefined) return undefined;
+        return new FallbackLease(this, `${this.#idPrefix}.${++this.#idCount}`, key, inner);
+      }
+    }
   }
 
   /** One `bulkhead/acquire`, giving `handOver` back first when given. */
@@ -241,24 +341,38 @@ export class RedisBulkheadState implements BulkheadState {
     const newsCountBefore = this.#newsCount;
     const [leasesKey, tokenKey, channel] = this.#keyspace.keysFor(key) as [string, string, string];
     const id = `${this.#idPrefix}.${++this.#idCount}`;
+    // A failure throws as it is, for `onBackendFailure` to decide; a lease being handed over
+    // lapses by itself, as after a failed release.
+    if (isDisconnected(this.#redis, this.#hasConnected)) throw new BackendDisconnectedError();
+    const call = acquireScript.run(
+      this.#redis,
+      [leasesKey, tokenKey],
+      [
+        id,
+        this.#settings.maxConcurrent,
+        this.#settings.leaseMs,
+        nowMs ?? '',
+        handOver?.id ?? '',
+        handOver === undefined ? '' : channel,
+      ],
+    );
+    this.#unsettled++;
+    const settled = (): void => {
+      this.#unsettled--;
+    };
+    call.then(settled, settled);
     let grant: PermitGrant;
     try {
-      grant = await acquireScript.run(
-        this.#redis,
-        [leasesKey, tokenKey],
-        [
-          id,
-          this.#settings.maxConcurrent,
-          this.#settings.leaseMs,
-          nowMs ?? '',
-          handOver?.id ?? '',
-          handOver === undefined ? '' : channel,
-        ],
-      );
+      grant = await this.#withTimeout(call);
     } catch (error) {
-      // A lease being handed over lapses by itself, as after a failed release.
-      throw new BackendUnavailableError(this.#errorSource, error);
+      // Granted after we stopped waiting (commandTimeoutMs): nobody holds it, so give it back.
+      call.then((late) => {
+        if (late.isGranted) this.#releaseIdInRedis(key, id).catch(ignoreError);
+      }, ignoreError);
+      throw error;
     }
+    this.#hasConnected = true;
+    this.#succeeded();
     if (!grant.isGranted) {
       this.#noteRefusal(key, grant.nextLapseMs);
       return undefined;
@@ -286,6 +400,13 @@ export class RedisBulkheadState implements BulkheadState {
   }
 
   async release(lease: Lease): Promise<void> {
+    if (lease instanceof FallbackLease && lease.owner === this && !lease.isReleased) {
+      // Taken without Redis: given back in-process, never sent to Redis.
+      lease.isReleased = true;
+      this.#newsCount++;
+      if (lease.inner !== undefined) this.#local?.release(lease.inner);
+      return;
+    }
     // A lease of another state, or one already released, frees nothing.
     if (!(lease instanceof RedisLease) || lease.owner !== this || lease.isReleased) return;
     lease.isReleased = true;
@@ -294,7 +415,8 @@ export class RedisBulkheadState implements BulkheadState {
     this.#fullKeys.delete(lease.key);
     const isWatched = !this.#isClosed && (this.#watches.get(lease.key)?.listeners.size ?? 0) > 0;
     if (isWatched && lease.handOvers >= MAX_HAND_OVERS) this.#yielding.add(lease.key);
-    if (isWatched && !lease.isLost && lease.handOvers < MAX_HAND_OVERS) {
+    const isUp = this.#outageStartedMs === undefined;
+    if (isWatched && isUp && !lease.isLost && lease.handOvers < MAX_HAND_OVERS) {
       // Callers of this key wait here: give this lease back and take a new one in one script, now,
       // for the caller the bulkhead asks `acquire` for right after this resolves. Sent at once, so
       // the hand-overs of several permits travel together.
@@ -377,12 +499,57 @@ export class RedisBulkheadState implements BulkheadState {
   }
 
   async #releaseInRedis(lease: RedisLease): Promise<void> {
-    const [leasesKey, , channel] = this.#keyspace.keysFor(lease.key) as [string, string, string];
+    await this.#releaseIdInRedis(lease.key, lease.id);
+  }
+
+  async #releaseIdInRedis(key: string, id: string): Promise<void> {
+    const [leasesKey, , channel] = this.#keyspace.keysFor(key) as [string, string, string];
     try {
-      await releaseScript.run(this.#redis, [leasesKey], [lease.id, channel]);
+      await this.#withTimeout(releaseScript.run(this.#redis, [leasesKey], [id, channel]));
     } catch (error) {
       // The lease lapses by itself after leaseMs; the caller's call is over either way.
       throw new BackendUnavailableError(this.#errorSource, error);
+    }
+  }
+
+  /** Resolves or rejects as `work` does, or rejects after `commandTimeoutMs`; the timer is always cleared. */
+  #withTimeout<T>(work: Promise<T>): Promise<T> {
+    const { clock, commandTimeoutMs } = this.#settings;
+    return new Promise<T>((resolve, reject) => {
+      const timer = clock.setTimeout(() => {
+        reject(new CommandTimeoutError(commandTimeoutMs));
+      }, commandTimeoutMs);
+      work.then(
+        (value) => {
+          clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #failed(error: unknown): void {
+    if (this.#outageStartedMs !== undefined) return;
+    this.#outageStartedMs = this.#settings.clock.now();
+    this.#report({ type: 'failed', error, fallback: this.#settings.onBackendFailure });
+  }
+
+  #succeeded(): void {
+    const startedMs = this.#outageStartedMs;
+    if (startedMs === undefined) return;
+    this.#outageStartedMs = undefined;
+    this.#report({ type: 'recovered', outageMs: Math.max(0, this.#settings.clock.now() - startedMs) });
+  }
+
+  #report(transition: BackendTransition): void {
+    try {
+      this.#settings.onBackendTransition?.(transition);
+    } catch {
+      // A listener never changes a decision.
     }
   }
 
@@ -422,10 +589,12 @@ export class RedisBulkheadState implements BulkheadState {
         const ids = [...pool.leases.keys()];
         let expiries: number[];
         try {
-          expiries = await renewScript.run(
-            this.#redis,
-            [pool.leasesKey, pool.tokenKey],
-            [this.#settings.leaseMs, '', ...ids],
+          expiries = await this.#withTimeout(
+            renewScript.run(
+              this.#redis,
+              [pool.leasesKey, pool.tokenKey],
+              [this.#settings.leaseMs, '', ...ids],
+            ),
           );
         } catch {
           // Redis is away: try again at the next tick; leases lapse if it stays away leaseMs.

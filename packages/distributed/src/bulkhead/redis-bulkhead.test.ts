@@ -35,6 +35,36 @@ describe('redisBulkhead', () => {
       TypeError,
       'redisBulkhead "db": onLeaseLost must be a function',
     ],
+    [
+      { maxConcurrent: 2, commandTimeoutMs: '100' },
+      TypeError,
+      'redisBulkhead "db": commandTimeoutMs must be a number, got "100"',
+    ],
+    [
+      { maxConcurrent: 2, commandTimeoutMs: 0 },
+      RangeError,
+      'redisBulkhead "db": commandTimeoutMs must be in (0, ',
+    ],
+    [
+      { maxConcurrent: 2, onBackendFailure: 'fail-open' },
+      TypeError,
+      'redisBulkhead "db": onBackendFailure must be one of "reject", "allow", "local", got "fail-open"',
+    ],
+    [
+      { maxConcurrent: 2, localShare: '0.5' },
+      TypeError,
+      'redisBulkhead "db": localShare must be a number, got "0.5"',
+    ],
+    [
+      { maxConcurrent: 2, localShare: 1.5 },
+      RangeError,
+      'redisBulkhead "db": localShare must be in (0, 1], got 1.5',
+    ],
+    [
+      { maxConcurrent: 2, localShare: 0 },
+      RangeError,
+      'redisBulkhead "db": localShare must be in (0, 1], got 0',
+    ],
   ])('rejects bad options at construction: %o', (options, type, message) => {
     const build = () => redisBulkhead(downRedis, { name: 'db', ...(options as { maxConcurrent: number }) });
     expect(build).toThrow(type);
@@ -53,6 +83,50 @@ describe('redisBulkhead', () => {
     await expect(db.execute(() => ++runs)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     expect(runs).toBe(0);
     expect(db.inFlight).toBe(0);
+  });
+
+  it.each(['allow', 'local'] as const)(
+    "runs the call without Redis under onBackendFailure '%s', and reports the outage once",
+    async (mode) => {
+      const db = redisBulkhead(downRedis, {
+        name: 'db',
+        maxConcurrent: 4,
+        onBackendFailure: mode,
+        localShare: 0.5,
+        clock: new FakeClock(),
+      });
+      const events: string[] = [];
+      db.onEvent((event) => {
+        if (event.type.startsWith('backend.')) events.push(event.type);
+      });
+      let runs = 0;
+      await db.execute(() => ++runs);
+      await db.execute(() => ++runs);
+      expect(runs).toBe(2);
+      expect(db.inFlight).toBe(0);
+      expect(events).toEqual(['backend.failed']);
+    },
+  );
+
+  it("caps calls at localShare of maxConcurrent under onBackendFailure 'local'", async () => {
+    const db = redisBulkhead(downRedis, {
+      name: 'db',
+      maxConcurrent: 5,
+      maxQueue: 0,
+      onBackendFailure: 'local',
+      localShare: 0.5,
+      clock: new FakeClock(),
+    });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const running = [db.execute(() => held), db.execute(() => held)];
+    await expect(db.execute(() => 'third')).rejects.toMatchObject({ code: 'BULKHEAD_FULL' });
+    release();
+    await Promise.all(running);
+    // Permits taken locally went back locally: the cap is free again.
+    await expect(db.execute(() => 'again')).resolves.toBe('again');
   });
 
   it('holds no timer and no connection when nothing is held or waited for', () => {

@@ -1,9 +1,117 @@
-import { BULKHEAD_DEFAULTS, bulkhead, type BulkheadPolicy } from '@hyx/local';
+import {
+  BULKHEAD_DEFAULTS,
+  bulkhead,
+  type BulkheadPolicy,
+  type ExecuteOptions,
+  type ResilienceEvent,
+  type Work,
+} from '@hyx/local';
 
+import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
 import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
 import type { DuplicableRedis, RedisBulkheadOptions } from './redis-bulkhead-options.js';
 import { RedisBulkheadState } from './redis-bulkhead-state.js';
+
+type Listener = (event: ResilienceEvent) => void;
+
+/**
+ * The local bulkhead's shell over the Redis state, plus the backend events the state reports. Every
+ * member is the local bulkhead's; only `onEvent` also hears `backend.failed` / `backend.recovered`.
+ */
+class RedisBulkheadPolicy implements BulkheadPolicy {
+  readonly kind = 'bulkhead' as const;
+  readonly name: string;
+  readonly #inner: BulkheadPolicy;
+  #listeners: readonly Listener[] = [];
+
+  constructor(redis: RedisLike & Partial<DuplicableRedis>, options: RedisBulkheadOptions) {
+    checkRedisClient(factoryLabel('redisBulkhead', options, BULKHEAD_DEFAULTS.name), redis);
+    const {
+      leaseMs,
+      renewMs,
+      pollIntervalMs,
+      subscriber,
+      onLeaseLost,
+      commandTimeoutMs,
+      onBackendFailure,
+      localShare,
+      ...local
+    } = options;
+    const name = local.name ?? 'bulkhead';
+    this.#inner = bulkhead({
+      ...local,
+      // The local bulkhead's errors, and the state's, then name this factory: `redisBulkhead "db"`.
+      [FACTORY_KEY]: 'redisBulkhead',
+      state: (settings) =>
+        new RedisBulkheadState(redis, {
+          [FACTORY_KEY]: 'redisBulkhead',
+          name,
+          maxConcurrent: settings.maxConcurrent,
+          leaseMs,
+          renewMs,
+          pollIntervalMs,
+          subscriber,
+          onLeaseLost,
+          commandTimeoutMs,
+          onBackendFailure,
+          localShare,
+          onBackendTransition: (transition) => {
+            this.#emit(transition);
+          },
+          ...(local.clock === undefined ? {} : { clock: local.clock }),
+        }),
+    });
+    this.name = this.#inner.name;
+  }
+
+  get inFlight(): number {
+    return this.#inner.inFlight;
+  }
+
+  get queued(): number {
+    return this.#inner.queued;
+  }
+
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    return this.#inner.execute(fn, options);
+  }
+
+  wrap<TArgs extends unknown[], T>(
+    fn: (...args: TArgs) => T | PromiseLike<T>,
+  ): (...args: TArgs) => Promise<T> {
+    return (...args: TArgs) => this.execute(() => fn(...args));
+  }
+
+  onEvent(listener: Listener): () => void {
+    const unsubscribeInner = this.#inner.onEvent(listener);
+    this.#listeners = [...this.#listeners, listener];
+    let isSubscribed = true;
+    return () => {
+      if (!isSubscribed) return;
+      isSubscribed = false;
+      unsubscribeInner();
+      this.#listeners = this.#listeners.filter((candidate) => candidate !== listener);
+    };
+  }
+
+  #emit(transition: BackendTransition): void {
+    const listeners = this.#listeners;
+    if (listeners.length === 0) return;
+    const source = { policyKind: this.kind, policyName: this.name };
+    const event: ResilienceEvent =
+      transition.type === 'failed'
+        ? { ...source, type: 'backend.failed', error: transition.error, fallback: transition.fallback }
+        : { ...source, type: 'backend.recovered', outageMs: transition.outageMs };
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A throwing listener never changes a call's result.
+      }
+    }
+  }
+}
 
 /**
  * A bulkhead whose `maxConcurrent` permits are shared by every process that uses the same `name`
@@ -15,7 +123,11 @@ import { RedisBulkheadState } from './redis-bulkhead-state.js';
  * - Waiting callers are woken by release notifications (Redis pub/sub, on a connection made with
  *   `redis.duplicate()` only while someone waits), when the earliest lease lapses, and at least
  *   every `pollIntervalMs`.
- * - When Redis fails, a call is rejected with `BackendUnavailableError` (it did not run).
+ * - Every round-trip to Redis waits at most `commandTimeoutMs`. When Redis fails or hangs,
+ *   `onBackendFailure` decides: `'reject'` (the call fails with `BackendUnavailableError`; it did
+ *   not run), `'allow'` (it runs without a permit) or `'local'` (an in-process bulkhead of
+ *   `localShare` of `maxConcurrent` guards it); `backend.failed` is emitted once per outage and
+ *   `backend.recovered` when Redis answers again.
  *
  * @param redis - an ioredis `Redis` or `Cluster`; hyx sends EVALSHA/EVAL on it and duplicates it
  *   for pub/sub
@@ -34,24 +146,5 @@ export function redisBulkhead(
   redis: RedisLike & Partial<DuplicableRedis>,
   options: RedisBulkheadOptions,
 ): BulkheadPolicy {
-  checkRedisClient(factoryLabel('redisBulkhead', options, BULKHEAD_DEFAULTS.name), redis);
-  const { leaseMs, renewMs, pollIntervalMs, subscriber, onLeaseLost, ...local } = options;
-  const name = local.name ?? 'bulkhead';
-  return bulkhead({
-    ...local,
-    // The local bulkhead's errors, and the state's, then name this factory: `redisBulkhead "db"`.
-    [FACTORY_KEY]: 'redisBulkhead',
-    state: (settings) =>
-      new RedisBulkheadState(redis, {
-        [FACTORY_KEY]: 'redisBulkhead',
-        name,
-        maxConcurrent: settings.maxConcurrent,
-        leaseMs,
-        renewMs,
-        pollIntervalMs,
-        subscriber,
-        onLeaseLost,
-        ...(local.clock === undefined ? {} : { clock: local.clock }),
-      }),
-  });
+  return new RedisBulkheadPolicy(redis, options);
 }
