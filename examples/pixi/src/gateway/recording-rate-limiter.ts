@@ -44,12 +44,19 @@ export class RecordingRateLimiter implements RateLimiter {
   readonly #instance: string;
   readonly #windowMs: number;
   readonly #record: (record: DecisionRecord) => void;
+  readonly #now: () => number;
 
+  /**
+   * `now` must be the clock the limiter decides by (the wall clock for a Redis limiter, whose
+   * windows are aligned to Redis' own time; a test's fake clock for a local one), or the window
+   * bracket is off by their drift.
+   */
   constructor(
     limiter: RateLimiter,
     instance: string,
     windowMs: number,
     record: (record: DecisionRecord) => void,
+    now: () => number = Date.now,
   ) {
     this.#limiter = limiter;
     this.name = limiter.name;
@@ -57,15 +64,16 @@ export class RecordingRateLimiter implements RateLimiter {
     this.#instance = instance;
     this.#windowMs = windowMs;
     this.#record = record;
+    this.#now = now;
   }
 
   async tryAcquire(request?: RateLimitRequest): Promise<RateLimitDecision> {
-    const sentMs = Date.now();
+    const sentMs = this.#now();
     return this.#noted(await this.#limiter.tryAcquire(request), request?.key, sentMs);
   }
 
   async acquire(request?: RateLimitAcquireRequest): Promise<RateLimitDecision> {
-    const sentMs = Date.now();
+    const sentMs = this.#now();
     return this.#noted(await this.#limiter.acquire(request), request?.key, sentMs);
   }
 
@@ -88,7 +96,7 @@ export class RecordingRateLimiter implements RateLimiter {
   }
 
   #noted(decision: RateLimitDecision, key: string | undefined, sentMs: number): RateLimitDecision {
-    const atMs = Date.now();
+    const atMs = this.#now();
     this.#record({
       type: 'decision',
       instance: this.#instance,
