@@ -34,18 +34,9 @@ export interface BulkheadPolicy extends Policy {
 
 type MaybePromise<T> = T | Promise<T>;
 
-/**
- * The context of a call made without a signal or an enclosing pipeline: a forwarding scope with no
- * parent holds no state (it cannot abort, and its subscribers are never kept), so every such call
- * shares this one rather than allocating its own. Frozen, so that work cannot leave marks on it.
- */
-const ROOT_SCOPE: ExecutionContext = Object.freeze(CallScope.forwarding(undefined, 1));
-
 /** The context handed to the work: a scope forwarding the caller's abort and attempt. */
 function contextFor(abortSource: AbortSource | undefined): ExecutionContext {
-  return abortSource === undefined
-    ? ROOT_SCOPE
-    : CallScope.forwarding(abortSource, inheritedAttempt(abortSource));
+  return CallScope.forwarding(abortSource, inheritedAttempt(abortSource));
 }
 
 function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {

@@ -42,6 +42,8 @@ class MemoryCircuitBreakerState implements CircuitBreakerState {
   /** The circuit of calls without a key, kept out of the map so they skip a hash lookup. */
   #defaultCircuit: CircuitData | undefined;
   readonly #keyedCircuits = new Map<string, CircuitData>();
+  /** The default circuit's answer to a call while closed, for its current generation. */
+  #closedAdmission: Admission | undefined;
 
   constructor(settings: CircuitBreakerSettings, clock: Clock) {
     this.#settings = settings;
@@ -50,7 +52,17 @@ class MemoryCircuitBreakerState implements CircuitBreakerState {
 
   admit(key: string, nowMs?: number, purpose: AdmissionPurpose = 'call'): Admission {
     const time = nowMs === undefined ? this.#clock : instant(nowMs);
-    return admitCall(this.#circuit(key, time), this.#settings, time, purpose);
+    const circuit = this.#circuit(key, time);
+    if (key !== DEFAULT_CIRCUIT_KEY || circuit.state !== 'closed' || purpose !== 'call') {
+      return admitCall(circuit, this.#settings, time, purpose);
+    }
+    // A closed circuit admits every call with the same answer until its generation changes: the
+    // hot path hands out that one frozen answer instead of allocating it per call.
+    const cached = this.#closedAdmission;
+    if (cached !== undefined && cached.generation === circuit.generation) return cached;
+    const admission = Object.freeze(admitCall(circuit, this.#settings, time, purpose));
+    this.#closedAdmission = admission;
+    return admission;
   }
 
   record(key: string, outcome: CallOutcome, admission: Admission, nowMs?: number): readonly Transition[] {

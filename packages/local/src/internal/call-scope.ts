@@ -111,8 +111,20 @@ export class CallScope implements ExecutionContext, AbortSource {
     return new CallScope(parent, attempt, true);
   }
 
-  /** A scope that only follows its parent: its signal is the parent's, no new controller. */
+  /**
+   * The context of a first attempt made without a signal or an enclosing pipeline: a forwarding
+   * scope with no parent holds no state (it cannot abort, and its subscribers are never kept), so
+   * every such call shares this one rather than allocating its own. Frozen, so that work cannot
+   * leave marks on it (private fields are not properties: freezing leaves them writable).
+   */
+  static readonly #root: CallScope = Object.freeze(new CallScope(undefined, 1, false)) as CallScope;
+
+  /**
+   * A scope that only follows its parent: its signal is the parent's, no new controller. Without
+   * a parent, the first attempt gets the shared root scope (no allocation on the hot path).
+   */
   static forwarding(parent: AbortSource | undefined, attempt: number): CallScope {
+    if (parent === undefined && attempt === 1) return CallScope.#root;
     return new CallScope(parent, attempt, false);
   }
 

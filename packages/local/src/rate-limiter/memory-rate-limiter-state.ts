@@ -95,22 +95,29 @@ class MemoryState implements MemoryRateLimiterState {
       entry,
       this.#algorithm.refund(entry.state, request.cost, nowMs, this.#config),
       nowMs,
+      true,
     );
   }
 
-  #store(key: string, entry: KeyEntry | undefined, state: unknown, nowMs: number): void {
+  /** `isForgotten`: drop a key whose state is back to none at once (a refund made it idle). */
+  #store(key: string, entry: KeyEntry | undefined, state: unknown, nowMs: number, isForgotten = false): void {
     const expiresAtMs = this.#algorithm.expiresAtMs(state, this.#config);
-    if (expiresAtMs <= nowMs) {
-      // The state is already the same as none: nothing worth keeping.
-      if (entry !== undefined) this.#entries.delete(key);
+    if (entry !== undefined && isForgotten && expiresAtMs <= nowMs) {
+      this.#entries.delete(key);
       return;
     }
     if (entry !== undefined) {
+      // A decision updates in place even when the state is already the same as none (a cost that
+      // refills within the millisecond): it then reads as no state, and the sweep reclaims it.
+      // Deleting it here would make a key in use re-insert itself on every call, and a Map delete
+      // plus set costs about ten times a lookup.
       entry.state = state;
       entry.expiresAtMs = expiresAtMs;
       entry.isRecentlyUsed = true;
       return;
     }
+    // The state is already the same as none: nothing worth keeping.
+    if (expiresAtMs <= nowMs) return;
     this.#sweep(nowMs, SWEEP_STEPS_PER_INSERT);
     // Full: evict expired keys, then keys not used since the eviction hand last passed them. The
     // hand clears the flags it meets, so the loop ends within two rounds of the map.
