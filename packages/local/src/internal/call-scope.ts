@@ -1,7 +1,28 @@
 import type { ExecuteOptions, ExecutionContext } from '../policy/policy.js';
 
-/** A signal that never aborts, handed to work when nobody can cancel it. */
-const NEVER_ABORTED_SIGNAL: AbortSignal = new AbortController().signal;
+/**
+ * The signal handed to work that nothing can cancel: one for the whole process, since creating a
+ * signal costs microseconds. It never aborts, so an abort listener on it could never run; yet work
+ * that adds one per call and never removes it (a common pattern) would pile up listeners on this
+ * shared object forever: a leak, and Node's MaxListenersExceededWarning after ten. So it drops
+ * abort listeners (and `onabort`) instead of keeping them: observably the same, since they would
+ * never fire. Other event types behave as on any signal.
+ */
+const NEVER_ABORTED_SIGNAL: AbortSignal = createNeverAbortedSignal();
+
+function createNeverAbortedSignal(): AbortSignal {
+  const signal = new AbortController().signal;
+  const addEventListener = signal.addEventListener.bind(signal);
+  Object.defineProperties(signal, {
+    addEventListener: {
+      value: (...args: Parameters<AbortSignal['addEventListener']>): void => {
+        if (args[0] !== 'abort') addEventListener(...args);
+      },
+    },
+    onabort: { get: () => null, set: () => {} },
+  });
+  return signal;
+}
 
 /**
  * Where a call's cancellation comes from: a caller's `AbortSignal` or an enclosing {@link CallScope}.

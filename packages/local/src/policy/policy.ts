@@ -27,7 +27,11 @@ export type PolicyKind =
  * ```
  */
 export interface ExecutionContext {
-  /** Aborted when the work should stop: the caller aborted, a timeout elapsed, or a hedge won. */
+  /**
+   * Aborted when the work should stop: the caller aborted, a timeout elapsed, or a hedge won.
+   * When nothing can cancel the call (no caller signal, no timeout or hedge above), it is one
+   * shared signal that never aborts and keeps no `abort` listener (they could never run).
+   */
   readonly signal: AbortSignal;
   /** 1 for the first call, 2 for the first retry, and so on. */
   readonly attempt: number;
