@@ -1,8 +1,13 @@
 import type { PolicyKind, ResilienceEvent, ResilienceEventType } from '@hyx/local';
 
-import { INSTRUMENTS } from '../measurements/instruments.js';
+import { INSTRUMENTS, type InstrumentDefinition } from '../measurements/instruments.js';
 import type { InstrumentId, Measurement, MeasurementLabels } from '../measurements/measurement.js';
-import { labelShapeOf, measurementsOf, valueReaderOf } from '../measurements/measurements-of.js';
+import {
+  hasLabelShape,
+  labelShapeOf,
+  measurementsOf,
+  valueReaderOf,
+} from '../measurements/measurements-of.js';
 
 /**
  * One series: an instrument and a label set, with its values aggregated in process. `exported` is
@@ -15,10 +20,14 @@ export interface Series<TExported> {
   /** Identifies the instrument and label set; equal across stores for equal series. */
   readonly key: string;
   readonly instrument: InstrumentId;
+  /** The instrument's type, copied here so that recording reads no catalogue. */
+  readonly type: InstrumentDefinition['type'];
   readonly labels: MeasurementLabels;
   readonly exported: TExported;
   /** False when the backend chose not to record this series (durations turned off). */
   readonly isRecorded: boolean;
+  /** True when each recording is also handed to the backend's `onRecord`. */
+  readonly isPushed: boolean;
   /** Counter: the running total. Gauge: the last level. Histogram: the number of observations. */
   value: number;
   /** Histogram only: the sum of the observations. */
@@ -41,13 +50,30 @@ export interface SeriesStoreOptions<TExported> {
   readonly onOverflow: () => void;
   /** Called for every recorded measurement, for backends that push (StatsD, OpenTelemetry histograms). */
   readonly onRecord?: ((series: Series<TExported>, value: number) => void) | undefined;
+  /** Which instruments' recordings go to `onRecord`; asked once per series. @defaultValue all of them */
+  readonly isPushed?: ((instrument: InstrumentId) => boolean) | undefined;
 }
 
-/** What one event shape records: each series with its constant value or a reader of the event. */
+/**
+ * What one event shape records: the recorded series, each with its constant value or a reader of
+ * the event. Series the backend does not record are left out when the plan is made, so recording
+ * never looks at them.
+ */
 interface ShapePlan<TExported> {
-  readonly series: readonly (Series<TExported> | undefined)[];
+  readonly series: readonly Series<TExported>[];
   readonly constants: readonly number[];
   readonly readers: readonly (((event: ResilienceEvent) => number) | undefined)[];
+}
+
+/**
+ * The plans of one policy (kind and name) by event type. A type whose events all have the same
+ * labels has one plan; the others (errors, reasons, states) have one per label shape.
+ */
+interface SourcePlans<TExported> {
+  readonly policyKind: PolicyKind;
+  readonly byType: Map<ResilienceEventType, ShapePlan<TExported> | Map<string, ShapePlan<TExported>>>;
+  /** Another kind of policy with the same name (names are the user's; kinds rarely share one). */
+  next: SourcePlans<TExported> | undefined;
 }
 
 /** Separates label values in a series key; it cannot occur in a bounded label value. */
@@ -67,23 +93,20 @@ function seriesKey(instrument: InstrumentId, labels: MeasurementLabels): string 
   ].join(SEPARATOR);
 }
 
-type ShapeIndex<TExported> = Map<
-  string,
-  Map<PolicyKind, Map<ResilienceEventType, Map<string, ShapePlan<TExported>>>>
->;
-
 /**
  * The in-process aggregate behind every backend: one {@link Series} per instrument and label set,
  * fed by events. The labels of an event come from the pure {@link measurementsOf}, computed once per
  * event *shape* (policy, type, reason, error class...) and cached; after that, recording an event is
- * four map lookups and a few additions. Backends read the series when they are collected
+ * two or three map lookups and a few additions, with no allocation: with several policies each
+ * emitting several events per call, this runs millions of times a second. Backends read the series when they are collected
  * (OpenTelemetry asynchronous instruments, a Prometheus scrape) or act on each recording (`onRecord`).
  *
  * @internal
  */
 export class SeriesStore<TExported> {
   readonly #series = new Map<string, Series<TExported>>();
-  readonly #shapes: ShapeIndex<TExported> = new Map();
+  /** Plans by policy name (then kind, through `next`). */
+  readonly #sources = new Map<string, SourcePlans<TExported>>();
   readonly #options: SeriesStoreOptions<TExported>;
   #hasOverflowed = false;
 
@@ -98,13 +121,13 @@ export class SeriesStore<TExported> {
 
   /** Records every measurement `event` stands for. */
   recordEvent(event: ResilienceEvent): void {
-    const plan = this.#planOf(event);
-    const { series, constants, readers } = plan;
+    const { series, constants, readers } = this.#planOf(event);
     for (let index = 0; index < series.length; index++) {
-      const target = series[index];
-      if (target === undefined) continue;
       const reader = readers[index];
-      this.#apply(target, reader === undefined ? (constants[index] as number) : reader(event));
+      this.#apply(
+        series[index] as Series<TExported>,
+        reader === undefined ? (constants[index] as number) : reader(event),
+      );
     }
   }
 
@@ -132,7 +155,7 @@ export class SeriesStore<TExported> {
 
   #apply(series: Series<TExported>, value: number): void {
     if (!series.isRecorded) return;
-    switch (INSTRUMENTS[series.instrument].type) {
+    switch (series.type) {
       case 'counter':
         series.value += value;
         break;
@@ -150,38 +173,53 @@ export class SeriesStore<TExported> {
         break;
       }
     }
-    this.#options.onRecord?.(series, value);
+    if (series.isPushed) this.#options.onRecord?.(series, value);
   }
 
   #planOf(event: ResilienceEvent): ShapePlan<TExported> {
-    let byKind = this.#shapes.get(event.policyName);
-    if (byKind === undefined) {
-      byKind = new Map();
-      this.#shapes.set(event.policyName, byKind);
+    const { policyKind, policyName, type } = event;
+    let source = this.#sources.get(policyName);
+    while (source !== undefined && source.policyKind !== policyKind) source = source.next;
+    if (source === undefined) {
+      source = { policyKind, byType: new Map(), next: this.#sources.get(policyName) };
+      this.#sources.set(policyName, source);
     }
-    let byType = byKind.get(event.policyKind);
-    if (byType === undefined) {
-      byType = new Map();
-      byKind.set(event.policyKind, byType);
+    const cached = source.byType.get(type);
+    if (!hasLabelShape(type)) {
+      if (cached !== undefined) return cached as ShapePlan<TExported>;
+      const { plan, isComplete } = this.#newPlan(event);
+      // A plan that hit the series cap is not cached, so the series is created once room exists.
+      if (isComplete) source.byType.set(type, plan);
+      return plan;
     }
-    let byShape = byType.get(event.type);
+    let byShape = cached as Map<string, ShapePlan<TExported>> | undefined;
     if (byShape === undefined) {
       byShape = new Map();
-      byType.set(event.type, byShape);
+      source.byType.set(type, byShape);
     }
     const shape = labelShapeOf(event);
-    let plan = byShape.get(shape);
-    if (plan === undefined) {
-      const measurements = measurementsOf(event);
-      plan = {
-        series: measurements.map((measurement) => this.#seriesFor(measurement)),
-        constants: measurements.map((measurement) => measurement.value),
-        readers: measurements.map((measurement) => valueReaderOf(measurement.instrument)),
-      };
-      // A plan that hit the series cap is not cached, so the series is created once room exists.
-      if (plan.series.every((series) => series !== undefined)) byShape.set(shape, plan);
-    }
+    const existing = byShape.get(shape);
+    if (existing !== undefined) return existing;
+    const { plan, isComplete } = this.#newPlan(event);
+    if (isComplete) byShape.set(shape, plan);
     return plan;
+  }
+
+  /** The plan of `event`'s shape; incomplete when a series of it was dropped for the cap. */
+  #newPlan(event: ResilienceEvent): { readonly plan: ShapePlan<TExported>; readonly isComplete: boolean } {
+    const series: Series<TExported>[] = [];
+    const constants: number[] = [];
+    const readers: (((event: ResilienceEvent) => number) | undefined)[] = [];
+    let isComplete = true;
+    for (const measurement of measurementsOf(event)) {
+      const target = this.#seriesFor(measurement);
+      if (target === undefined) isComplete = false;
+      if (target === undefined || !target.isRecorded) continue;
+      series.push(target);
+      constants.push(measurement.value);
+      readers.push(valueReaderOf(measurement.instrument));
+    }
+    return { plan: { series, constants, readers }, isComplete };
   }
 
   #seriesFor(measurement: Measurement): Series<TExported> | undefined {
@@ -196,18 +234,19 @@ export class SeriesStore<TExported> {
       return undefined;
     }
     const { instrument, labels } = measurement;
+    const { type } = INSTRUMENTS[instrument];
     const series: Series<TExported> = {
       key,
       instrument,
+      type,
       labels,
       exported: this.#options.exportLabels(labels, instrument),
       isRecorded: this.#options.isRecorded?.(measurement) ?? true,
+      isPushed: this.#options.onRecord !== undefined && (this.#options.isPushed?.(instrument) ?? true),
       value: 0,
       sum: 0,
       bucketCounts:
-        INSTRUMENTS[instrument].type === 'histogram'
-          ? new Array<number>(this.#options.bucketBounds.length + 1).fill(0)
-          : undefined,
+        type === 'histogram' ? new Array<number>(this.#options.bucketBounds.length + 1).fill(0) : undefined,
     };
     this.#series.set(key, series);
     return series;

@@ -1,4 +1,4 @@
-import type { CircuitState, PolicyKind, ResilienceEvent } from '@hyx/local';
+import type { CircuitState, PolicyKind, ResilienceEvent, ResilienceEventType } from '@hyx/local';
 
 import type { InstrumentId, Measurement, MeasurementLabels } from './measurement.js';
 
@@ -180,12 +180,50 @@ export function labelShapeOf(event: ResilienceEvent): string {
       return `${boundedWord(event.reason)}\u001f${event.to}`;
     case 'backend.failed':
       return `${event.fallback}\u001f${errorTypeOf(event.error)}`;
-    case 'rate-limit.decided': {
-      const { source } = event;
-      return `${event.allowed ? 'allowed' : 'rejected'}\u001f${source === undefined ? '' : boundedWord(source)}`;
-    }
+    case 'rate-limit.decided':
+      return rateLimitShapeOf(event.allowed, event.source);
     default:
       return '';
+  }
+}
+
+/**
+ * The shape of a rate-limit decision. A limiter decides on every request, so the sources hyx
+ * policies report are constants rather than strings built per event.
+ */
+function rateLimitShapeOf(isAllowed: boolean, source: unknown): string {
+  switch (source) {
+    case undefined:
+      return isAllowed ? 'allowed' : 'rejected';
+    case 'redis':
+      return isAllowed ? 'allowed\u001fredis' : 'rejected\u001fredis';
+    case 'fallback':
+      return isAllowed ? 'allowed\u001ffallback' : 'rejected\u001ffallback';
+    default:
+      return `${isAllowed ? 'allowed' : 'rejected'}\u001f${boundedWord(source)}`;
+  }
+}
+
+/**
+ * False when every event of `type` has the same labels ({@link labelShapeOf} is `''` for all of
+ * them), so a recorder needs one plan per policy and type and never computes a shape.
+ *
+ * @internal
+ */
+export function hasLabelShape(type: ResilienceEventType): boolean {
+  switch (type) {
+    case 'execution.failed':
+    case 'retry.scheduled':
+    case 'retry.exhausted':
+    case 'fallback.used':
+    case 'call.rejected':
+    case 'circuit.transitioned':
+    case 'circuit.observed':
+    case 'backend.failed':
+    case 'rate-limit.decided':
+      return true;
+    default:
+      return false;
   }
 }
 
