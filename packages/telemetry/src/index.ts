@@ -13,4 +13,9 @@ export {
   type InstrumentDefinition,
   type LabelName,
 } from './measurements/instruments.js';
-export { INSTRUMENT_DEFAULTS, type InstrumentOptions, type Instrumentation } from './instrumentation.js';
+export {
+  INSTRUMENT_DEFAULTS,
+  type DurationSelection,
+  type InstrumentOptions,
+  type Instrumentation,
+} from './instrumentation.js';

@@ -11,13 +11,14 @@ import type { Policy, PolicyKind } from '@hyx/local';
  */
 export interface InstrumentOptions {
   /**
-   * Which policies' execution durations are recorded: `true` for all, `false` for none, or a
-   * predicate asked once per policy. Events are counted either way.
+   * Which policies' execution durations are recorded: `true` for all, `false` for none,
+   * `'outermost'` for the outermost policy of an instrumented pipeline only (its duration is the
+   * whole call's, retries and waits included; a single policy is its own outermost), or a predicate
+   * asked once per policy. Events are counted either way.
    *
-   * @defaultValue true
+   * @defaultValue true (`'outermost'` on OpenTelemetry, where each duration costs an SDK call)
    */
-  readonly durations?:
-    boolean | ((policy: { readonly kind: PolicyKind; readonly name: string }) => boolean) | undefined;
+  readonly durations?: DurationSelection | undefined;
   /**
    * The most series one instrumentation creates; measurements of further series are dropped with one
    * warning. Labels are bounded by construction, so reaching it means a policy name is generated.
@@ -31,6 +32,18 @@ export interface InstrumentOptions {
    */
   readonly onError?: ((error: unknown) => void) | undefined;
 }
+
+/**
+ * Which policies' execution durations an instrumentation records (see {@link InstrumentOptions}).
+ *
+ * @example
+ * ```ts
+ * import type { DurationSelection } from '@hyx/telemetry';
+ * const onlyRetries: DurationSelection = ({ kind }) => kind === 'retry';
+ * ```
+ */
+export type DurationSelection =
+  boolean | 'outermost' | ((policy: { readonly kind: PolicyKind; readonly name: string }) => boolean);
 
 /**
  * The frozen defaults of {@link InstrumentOptions}.

@@ -22,6 +22,14 @@ class Pipeline<TAlt> extends BasePolicy<TAlt> {
     this.#policies = policies;
   }
 
+  /**
+   * The composed policies, outermost first. Not on the `Policy` type: telemetry reads it to tell
+   * the outermost policy of a pipeline it instruments (whose duration is the whole call's).
+   */
+  get policies(): readonly Policy<unknown>[] {
+    return this.#policies;
+  }
+
   protected run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T | TAlt> {
     return this.#runFrom(0, fn, options) as Promise<T | TAlt>;
   }

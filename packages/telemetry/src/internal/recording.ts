@@ -1,6 +1,6 @@
-import type { CircuitState, Policy, ResilienceEvent } from '@hyx/local';
+import type { CircuitState, Policy, PolicyKind, ResilienceEvent } from '@hyx/local';
 
-import { INSTRUMENT_DEFAULTS, type InstrumentOptions } from '../instrumentation.js';
+import { INSTRUMENT_DEFAULTS, type DurationSelection, type InstrumentOptions } from '../instrumentation.js';
 import type { Measurement } from '../measurements/measurement.js';
 import { circuitStateMeasurements } from '../measurements/measurements-of.js';
 import { SeriesStore, type SeriesStoreOptions } from './series-store.js';
@@ -37,16 +37,19 @@ export function errorReporter(
 }
 
 /**
- * The {@link SeriesStore} of one instrumentation, with the options every backend shares.
+ * The {@link SeriesStore} of one instrumentation of `policy`, with the options every backend shares.
+ * `defaultDurations` is the backend's choice when the user makes none.
  *
  * @internal
  */
 export function createStore<TExported>(
+  policy: Policy<unknown>,
   options: InstrumentOptions | undefined,
-  backend: Pick<SeriesStoreOptions<TExported>, 'exportLabels' | 'bucketBounds' | 'onRecord'>,
+  backend: Pick<SeriesStoreOptions<TExported>, 'exportLabels' | 'bucketBounds' | 'onRecord' | 'isPushed'>,
   reportError: (error: unknown) => void,
+  defaultDurations: DurationSelection = INSTRUMENT_DEFAULTS.durations,
 ): SeriesStore<TExported> {
-  const durations = options?.durations ?? INSTRUMENT_DEFAULTS.durations;
+  const durations = durationFilterOf(policy, options?.durations ?? defaultDurations);
   const maxSeries = options?.maxSeries ?? INSTRUMENT_DEFAULTS.maxSeries;
   if (!Number.isInteger(maxSeries) || maxSeries < 1) {
     throw new RangeError(`instrument: maxSeries must be an integer >= 1, got ${maxSeries}`);
@@ -65,6 +68,32 @@ export function createStore<TExported>(
       reportError(new RangeError(`more than ${maxSeries} series; measurements of new series are dropped`));
     },
   });
+}
+
+/** `selection` as a predicate, `true` meaning all; `'outermost'` resolved against `policy`. */
+function durationFilterOf(
+  policy: Policy<unknown>,
+  selection: DurationSelection,
+): boolean | ((policy: { readonly kind: PolicyKind; readonly name: string }) => boolean) {
+  if (selection !== 'outermost') return selection;
+  const outermost = outermostOf(policy);
+  return ({ kind, name }) => kind === outermost.kind && name === outermost.name;
+}
+
+/**
+ * The policy whose events describe the whole call: the first part of a pipeline (of a nested
+ * pipeline, its first part), or `policy` itself. A pipeline emits nothing of its own; it exposes
+ * its parts as `policies`, read here by shape as the gauges' seeds are.
+ */
+function outermostOf(policy: Policy<unknown>): Policy<unknown> {
+  const { policies } = policy as { readonly policies?: unknown };
+  if (policy.kind !== 'pipeline' || !Array.isArray(policies)) return policy;
+  const first: unknown = policies[0];
+  return isPolicy(first) ? outermostOf(first) : policy;
+}
+
+function isPolicy(value: unknown): value is Policy<unknown> {
+  return typeof (value as Partial<Policy<unknown>> | undefined)?.onEvent === 'function';
 }
 
 /**

@@ -121,12 +121,12 @@ describe('OpenTelemetry metrics', () => {
     });
   });
 
-  it('records every part of a retried pipeline: timeouts, the retry and the durations', async () => {
+  it('records every part of a retried pipeline with durations: true: timeouts, the retry and the durations', async () => {
     const pipeline = compose(
       retry({ name: 'api-retry', maxAttempts: 3, backoff: backoff.constant({ delayMs: 100 }), clock }),
       timeout({ name: 'db', timeoutMs: 50, clock }),
     );
-    const { policy } = instrument(pipeline, { meterProvider: harness.meterProvider });
+    const { policy } = instrument(pipeline, { meterProvider: harness.meterProvider, durations: true });
 
     // Attempt 1 hangs until the 50 ms timeout aborts it; after a 100 ms backoff attempt 2 takes 10 ms.
     const call = policy.execute((executionContext) =>
@@ -280,6 +280,47 @@ describe('OpenTelemetry metrics', () => {
         { attributes: { ...labels, 'hyx.outcome': 'rejected' }, value: 1 },
       ],
     });
+  });
+
+  it("records by default only the outermost policy's duration of a pipeline, nested ones included", async () => {
+    const pipeline = compose(
+      compose(
+        retry({ name: 'api-retry', maxAttempts: 3, backoff: backoff.constant({ delayMs: 100 }), clock }),
+        timeout({ name: 'db', timeoutMs: 50, clock }),
+      ),
+      fallback({ name: 'inner', value: 'alt', clock }),
+    );
+    const { policy } = instrument(pipeline, { meterProvider: harness.meterProvider });
+    const call = policy.execute((executionContext) =>
+      workOn(clock, executionContext.attempt === 1 ? undefined : 10)(executionContext),
+    );
+    await clock.advance(160);
+    await expect(call).resolves.toBe('ok');
+
+    const metrics = await harness.collect();
+    expect(metrics.get('hyx.execution.duration')?.points).toEqual([
+      {
+        attributes: { 'hyx.policy.kind': 'retry', 'hyx.policy.name': 'api-retry', 'hyx.outcome': 'success' },
+        value: { count: 1, sum: 0.16, counts: oneIn(6) },
+      },
+    ]);
+    // Every part's events are still counted.
+    expect(
+      metrics
+        .get('hyx.events')
+        ?.points.map(
+          (point) =>
+            `${String(point.attributes['hyx.policy.name'])} ${String(point.attributes['hyx.event.type'])}`,
+        ),
+    ).toEqual([
+      'inner execution.failed',
+      'inner execution.succeeded',
+      'api-retry execution.succeeded',
+      'api-retry retry.scheduled',
+      'db execution.failed',
+      'db execution.succeeded',
+      'db timeout.elapsed',
+    ]);
   });
 
   it('records durations only of the policies the durations option selects', async () => {

@@ -10,7 +10,7 @@ import {
 } from '@opentelemetry/api';
 import type { Policy, ResilienceEvent } from '@hyx/local';
 
-import type { InstrumentOptions, Instrumentation } from '../instrumentation.js';
+import type { DurationSelection, InstrumentOptions, Instrumentation } from '../instrumentation.js';
 import {
   createStore,
   errorReporter,
@@ -39,6 +39,14 @@ import { spanEventOf } from './span-events.js';
  * ```
  */
 export interface OpenTelemetryInstrumentOptions extends InstrumentOptions {
+  /**
+   * Which policies' execution durations go to the `hyx.execution.duration` histogram. Each one is
+   * a synchronous SDK `record` per call (about 1 µs: the SDK hashes the attributes), so only the
+   * outermost policy of a pipeline is recorded unless you ask for more (`true`, or a predicate).
+   *
+   * @defaultValue 'outermost'
+   */
+  readonly durations?: DurationSelection | undefined;
   /** Where the instruments are created. @defaultValue the global provider (`metrics.getMeterProvider()`) */
   readonly meterProvider?: MeterProvider | undefined;
   /** Where attempt spans are created. @defaultValue the global provider (`trace.getTracerProvider()`) */
@@ -90,7 +98,9 @@ function attributesOf(labels: MeasurementLabels): Attributes {
  * (`hyx.events`, `hyx.rate_limit.decisions`: ObservableCounter; `hyx.circuit.state`: ObservableGauge;
  * `hyx.bulkhead.in_flight`, `hyx.bulkhead.queued`: ObservableUpDownCounter) when the SDK collects,
  * so a call pays a map lookup, not the SDK's attribute hashing. Execution durations go to the
- * `hyx.execution.duration` histogram (seconds) as they happen; the `durations` option limits them.
+ * `hyx.execution.duration` histogram (seconds) as they happen: by default only the outermost
+ * policy's (for a pipeline, the whole call), since each costs an SDK `record`; `durations` widens
+ * or narrows that.
  *
  * Instrument each policy once (instrumenting a pipeline covers its parts). A throwing meter or tracer
  * never changes a call's result.
@@ -140,16 +150,21 @@ export function instrument<TAlt>(
   };
 
   const store = createStore<Attributes>(
+    policy,
     options,
     {
       exportLabels: attributesOf,
       bucketBounds: DURATION_BUCKETS_SECONDS,
+      // The one synchronous instrument: the API has no way to report a pre-aggregated histogram.
+      isPushed: (instrument) => instrument === 'execution.duration',
       onRecord: (series: Series<Attributes>, value: number) => {
-        // The one synchronous instrument: the API has no way to report a pre-aggregated histogram.
-        if (series.instrument === 'execution.duration') duration.record(value, series.exported);
+        duration.record(value, series.exported);
       },
     },
     reportError,
+    // An SDK record costs about a microsecond (it hashes the attributes), as much as the whole
+    // pipeline: one duration per call by default, the parts' on request (ADR 0007).
+    'outermost',
   );
   for (const measurement of initialMeasurementsOf(policy)) store.record(measurement);
 

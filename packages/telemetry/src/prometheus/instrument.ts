@@ -92,6 +92,7 @@ export function instrument<TAlt>(
   const reportError = errorReporter(options, 'Prometheus');
   const stores = storesOf(options?.registry ?? register);
   const store = createStore<PrometheusLabels>(
+    policy,
     options,
     { exportLabels: labelsOf, bucketBounds: DURATION_BUCKETS_SECONDS },
     reportError,

@@ -112,6 +112,7 @@ export function instrument<TAlt>(
     }
   };
   const store = createStore<StatsdTags>(
+    policy,
     options,
     { exportLabels: tagsOf, bucketBounds: DURATION_BUCKETS_SECONDS, onRecord: send },
     reportError,
