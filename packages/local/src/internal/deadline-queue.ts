@@ -76,9 +76,12 @@ export class DeadlineQueue<TEntry> {
     return this.#inFlightCount;
   }
 
-  /** Adds an entry due `delayMs` from now; returns the ticket to pass to {@link leave}. */
-  enter(entry: TEntry): number {
-    const wallNowMs = this.#readWallTime();
+  /**
+   * Adds an entry due `delayMs` from now; returns the ticket to pass to {@link leave}. `nowMs` is a
+   * reading of the clock the caller just took, so that it need not read the clock twice.
+   */
+  enter(entry: TEntry, nowMs: number = this.#clock.now()): number {
+    const wallNowMs = this.#toWallTime(nowMs);
     if (this.#tailSeq - this.#headSeq === this.#capacity) this.#grow();
     const seq = this.#tailSeq++;
     const slot = seq % this.#capacity;
@@ -162,7 +165,11 @@ export class DeadlineQueue<TEntry> {
   }
 
   #readWallTime(): number {
-    const readingMs = this.#clock.now();
+    return this.#toWallTime(this.#clock.now());
+  }
+
+  /** Wall time made monotonic, from a fresh reading of the clock. */
+  #toWallTime(readingMs: number): number {
     const stepMs = readingMs - this.#lastWallReadingMs;
     this.#lastWallReadingMs = readingMs;
     if (stepMs > 0) this.#wallTimeMs += stepMs;

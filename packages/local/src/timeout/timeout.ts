@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 import type { Clock } from '../clock/clock.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
@@ -15,13 +17,25 @@ import { DeadlineQueue } from '../internal/deadline-queue.js';
 import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { type TimeoutOptions, timeoutOptionsSchema } from './timeout-options.js';
 
+/**
+ * A call whose policy had listeners when it started: its scope, and its async context, captured so
+ * that `timeout.elapsed` reaches listeners in this call's context (its correlation id, its active
+ * span) although the shared timer fires in the context of whichever call armed it.
+ */
+class ListenedCall {
+  constructor(
+    readonly scope: CallScope,
+    readonly context: AsyncResource,
+  ) {}
+}
+
 class TimeoutPolicy extends BasePolicy {
   readonly #timeoutMs: number;
   readonly #isAggressive: boolean;
   readonly #clock: Clock;
   readonly #errorSource: ErrorSource;
   /** One timer for every call of this policy: they all share `timeoutMs`, so deadlines are FIFO. */
-  readonly #deadlines: DeadlineQueue<CallScope>;
+  readonly #deadlines: DeadlineQueue<CallScope | ListenedCall>;
 
   constructor(options: TimeoutOptions) {
     const factory = factoryOf(options, 'timeout');
@@ -31,20 +45,22 @@ class TimeoutPolicy extends BasePolicy {
     this.#isAggressive = parsed.strategy === 'aggressive';
     this.#clock = parsed.clock;
     this.#errorSource = { policyKind: 'timeout', policyName: parsed.name };
-    this.#deadlines = new DeadlineQueue(parsed.clock, parsed.timeoutMs, (scope) => {
-      this.#expire(scope);
+    this.#deadlines = new DeadlineQueue<CallScope | ListenedCall>(parsed.clock, parsed.timeoutMs, (call) => {
+      this.#expire(call);
     });
   }
 
   protected async run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) throw abortSource.reason;
-    const isListened = this.events.hasListeners;
-    const startedMs = isListened ? this.#clock.now() : 0;
+    // One clock reading serves the deadline and, when someone listens, the duration.
+    const startedMs = this.#clock.now();
     // The work's context: its AbortSignal exists only if the work reads `signal`.
     const scope = CallScope.abortable(abortSource, inheritedAttempt(abortSource));
-    if (isListened) this.#reportTimeoutOf(scope);
-    const ticket = this.#deadlines.enter(scope);
+    const ticket = this.#deadlines.enter(
+      this.events.hasListeners ? new ListenedCall(scope, new AsyncResource('hyx.timeout')) : scope,
+      startedMs,
+    );
     try {
       const work = callSafely(fn, scope);
       // Aggressive: the deadline or the caller ends the wait. Cooperative: only the caller does (a
@@ -75,28 +91,26 @@ class TimeoutPolicy extends BasePolicy {
     return new TimeoutError(this.#errorSource, this.#timeoutMs, { cause: error });
   }
 
-  /** Called by the deadline queue (from its shared timer) when a call's deadline passes. */
-  #expire(scope: CallScope): void {
+  /**
+   * Called by the deadline queue (from its shared timer, in the async context of whichever call
+   * armed it) when a call's deadline passes.
+   */
+  #expire(call: CallScope | ListenedCall): void {
+    const scope = call instanceof ListenedCall ? call.scope : call;
     // Already aborted means the caller aborted first: not a timeout.
-    if (!scope.aborted) scope.abort(new TimeoutError(this.#errorSource, this.#timeoutMs));
+    if (scope.aborted) return;
+    scope.abort(new TimeoutError(this.#errorSource, this.#timeoutMs));
+    if (!(call instanceof ListenedCall) || !this.events.hasListeners) return;
+    call.context.runInAsyncScope(this.#emitElapsed, this);
   }
 
-  /**
-   * Emits `timeout.elapsed` when `scope` times out. The shared timer runs in the async context of
-   * whichever call armed it, so the event is emitted from a promise reaction created here, in this
-   * call's context: listeners then see this call's `correlationId`.
-   */
-  #reportTimeoutOf(scope: CallScope): void {
-    void new Promise<void>((resolve) => {
-      scope.subscribe(resolve);
-    }).then(() => {
-      if (!scope.isSelfAborted || !this.events.hasListeners) return;
-      this.events.emit({
-        type: 'timeout.elapsed',
-        policyKind: this.kind,
-        policyName: this.name,
-        timeoutMs: this.#timeoutMs,
-      });
+  /** Emits `timeout.elapsed`; run in the timed-out call's async context (see {@link ListenedCall}). */
+  #emitElapsed(): void {
+    this.events.emit({
+      type: 'timeout.elapsed',
+      policyKind: this.kind,
+      policyName: this.name,
+      timeoutMs: this.#timeoutMs,
     });
   }
 
