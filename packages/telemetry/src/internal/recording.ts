@@ -97,23 +97,41 @@ function isPolicy(value: unknown): value is Policy<unknown> {
 }
 
 /**
- * Subscribes `record` to `policy`'s events. Whatever `record` throws goes to `reportError`: a metrics
- * backend never changes a call's outcome, and the policy's event hub never sees our failure.
+ * Subscribes a recorder to each policy that emits `policy`'s events: the parts of a pipeline one by
+ * one (so each recorder knows its source without looking it up per event), or `policy` itself.
+ * `recorderOf` makes the recorder of one part. Whatever a recorder throws goes to `reportError`: a
+ * metrics backend never changes a call's outcome, and the policy's event hub never sees our failure.
  *
  * @internal
  */
 export function subscribeGuarded(
   policy: Policy<unknown>,
-  record: (event: ResilienceEvent) => void,
+  recorderOf: (part: Policy<unknown>) => (event: ResilienceEvent) => void,
   reportError: (error: unknown) => void,
 ): () => void {
-  return policy.onEvent((event) => {
-    try {
-      record(event);
-    } catch (error) {
-      reportError(error);
-    }
+  const unsubscribes = emittersOf(policy).map((part) => {
+    const record = recorderOf(part);
+    return part.onEvent((event) => {
+      try {
+        record(event);
+      } catch (error) {
+        reportError(error);
+      }
+    });
   });
+  return () => {
+    for (const unsubscribe of unsubscribes) unsubscribe();
+  };
+}
+
+/**
+ * The policies whose events `policy.onEvent` delivers: the leaves of a pipeline (read by shape,
+ * see {@link outermostOf}), or `policy` itself.
+ */
+function emittersOf(policy: Policy<unknown>): Policy<unknown>[] {
+  const { policies } = policy as { readonly policies?: unknown };
+  if (policy.kind !== 'pipeline' || !Array.isArray(policies) || !policies.every(isPolicy)) return [policy];
+  return policies.flatMap((part) => emittersOf(part));
 }
 
 /**

@@ -119,6 +119,36 @@ describe('SeriesStore', () => {
     );
   });
 
+  it('records the same through a per-policy recorder, and an event of another source through the general path', () => {
+    fc.assert(
+      fc.property(fc.array(anEvent, { maxLength: 60 }), (events) => {
+        const store = storeOf();
+        // Bound to one source the events rarely come from: most take the fallback, some the fast path.
+        const record = store.recorderOf('retry', 'a');
+        for (const event of events) record(event);
+        expect(snapshotOf(store)).toEqual(referenceOf(events));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('pushes only the instruments isPushed selects', () => {
+    const pushed: string[] = [];
+    const store = storeOf({
+      onRecord: (series) => pushed.push(series.instrument),
+      isPushed: (instrument) => instrument === 'execution.duration',
+    });
+    store.recordEvent({ type: 'execution.succeeded', policyKind: 'retry', policyName: 'a', durationMs: 1 });
+    store.recordEvent({
+      type: 'bulkhead.released',
+      policyKind: 'bulkhead',
+      policyName: 'b',
+      inFlight: 0,
+      queued: 0,
+    });
+    expect(pushed).toEqual(['execution.duration']);
+  });
+
   it('drops new series past maxSeries, tells once, and keeps counting the existing ones', () => {
     let overflows = 0;
     const store = storeOf({ maxSeries: 3, onOverflow: () => overflows++ });

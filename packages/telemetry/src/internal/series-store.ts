@@ -121,7 +121,28 @@ export class SeriesStore<TExported> {
 
   /** Records every measurement `event` stands for. */
   recordEvent(event: ResilienceEvent): void {
-    const { series, constants, readers } = this.#planOf(event);
+    this.#recordPlan(this.#planOf(event), event);
+  }
+
+  /**
+   * A recorder of the events of one policy, for a listener subscribed to that policy alone: it
+   * finds the plans by event type only, skipping the lookup by policy name and kind. An event from
+   * another source (a policy that names its events otherwise) takes the general path.
+   */
+  recorderOf(policyKind: PolicyKind, policyName: string): (event: ResilienceEvent) => void {
+    const source = this.#sourceOf(policyKind, policyName);
+    return (event) => {
+      this.#recordPlan(
+        event.policyName === policyName && event.policyKind === policyKind
+          ? this.#planIn(source, event)
+          : this.#planOf(event),
+        event,
+      );
+    };
+  }
+
+  #recordPlan(plan: ShapePlan<TExported>, event: ResilienceEvent): void {
+    const { series, constants, readers } = plan;
     for (let index = 0; index < series.length; index++) {
       const reader = readers[index];
       this.#apply(
@@ -177,22 +198,32 @@ export class SeriesStore<TExported> {
   }
 
   #planOf(event: ResilienceEvent): ShapePlan<TExported> {
-    const { policyKind, policyName, type } = event;
+    return this.#planIn(this.#sourceOf(event.policyKind, event.policyName), event);
+  }
+
+  #sourceOf(policyKind: PolicyKind, policyName: string): SourcePlans<TExported> {
     let source = this.#sources.get(policyName);
     while (source !== undefined && source.policyKind !== policyKind) source = source.next;
     if (source === undefined) {
       source = { policyKind, byType: new Map(), next: this.#sources.get(policyName) };
       this.#sources.set(policyName, source);
     }
+    return source;
+  }
+
+  /** The plan of `event`, whose source is `source`. */
+  #planIn(source: SourcePlans<TExported>, event: ResilienceEvent): ShapePlan<TExported> {
+    const { type } = event;
     const cached = source.byType.get(type);
+    // The common case: a type with one plan, already made.
+    if (cached !== undefined && !(cached instanceof Map)) return cached;
     if (!hasLabelShape(type)) {
-      if (cached !== undefined) return cached as ShapePlan<TExported>;
       const { plan, isComplete } = this.#newPlan(event);
       // A plan that hit the series cap is not cached, so the series is created once room exists.
       if (isComplete) source.byType.set(type, plan);
       return plan;
     }
-    let byShape = cached as Map<string, ShapePlan<TExported>> | undefined;
+    let byShape = cached;
     if (byShape === undefined) {
       byShape = new Map();
       source.byType.set(type, byShape);

@@ -176,15 +176,18 @@ export function instrument<TAlt>(
   meter.addBatchObservableCallback(observe, Object.values(observables));
 
   const isSpanEventsOn = options?.spanEvents ?? true;
-  const record = (event: ResilienceEvent): void => {
-    store.recordEvent(event);
-    if (!isSpanEventsOn) return;
-    const spanEvent = spanEventOf(event);
-    if (spanEvent === undefined) return;
-    const activeSpan = trace.getActiveSpan();
-    if (activeSpan?.isRecording() === true) activeSpan.addEvent(spanEvent.name, spanEvent.attributes);
+  const recorderOf = (part: Policy<unknown>): ((event: ResilienceEvent) => void) => {
+    const recordMetrics = store.recorderOf(part.kind, part.name);
+    if (!isSpanEventsOn) return recordMetrics;
+    return (event) => {
+      recordMetrics(event);
+      const spanEvent = spanEventOf(event);
+      if (spanEvent === undefined) return;
+      const activeSpan = trace.getActiveSpan();
+      if (activeSpan?.isRecording() === true) activeSpan.addEvent(spanEvent.name, spanEvent.attributes);
+    };
   };
-  const unsubscribe = subscribeGuarded(policy, record, reportError);
+  const unsubscribe = subscribeGuarded(policy, recorderOf, reportError);
 
   const attemptSpans =
     options?.spans === 'attempts'

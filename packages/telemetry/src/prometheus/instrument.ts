@@ -99,13 +99,7 @@ export function instrument<TAlt>(
   );
   for (const measurement of initialMeasurementsOf(policy)) store.record(measurement);
   stores.add(store);
-  const unsubscribe = subscribeGuarded(
-    policy,
-    (event) => {
-      store.recordEvent(event);
-    },
-    reportError,
-  );
+  const unsubscribe = subscribeGuarded(policy, (part) => store.recorderOf(part.kind, part.name), reportError);
   let isAttached = true;
   return {
     policy,

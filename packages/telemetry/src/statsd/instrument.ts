@@ -122,13 +122,7 @@ export function instrument<TAlt>(
   } catch (error) {
     reportError(error);
   }
-  const unsubscribe = subscribeGuarded(
-    policy,
-    (event) => {
-      store.recordEvent(event);
-    },
-    reportError,
-  );
+  const unsubscribe = subscribeGuarded(policy, (part) => store.recorderOf(part.kind, part.name), reportError);
   let isAttached = true;
   return {
     policy,
