@@ -1,8 +1,9 @@
 /**
  * ns per call that telemetry adds to a 4-policy pipeline (retry > circuit breaker > timeout >
  * bulkhead), measured with mitata in one process: no listener, an empty listener (the cost of hyx's
- * own events), the OpenTelemetry adapter on the real SDK with a no-op exporter (with and without the
- * duration histogram), and the prom-client adapter. Never a pass/fail test: the figures go to
+ * own events), the OpenTelemetry adapter on the real SDK with a no-op exporter (by default, which
+ * records the outermost policy's duration; with every part's duration; without durations), and the
+ * prom-client adapter. Never a pass/fail test: the figures go to
  * docs/benchmarks.md.
  *
  * Run: npm run build && npx tsx bench/telemetry/run.ts [name filter] (@hyx/local and @hyx/telemetry
@@ -57,6 +58,10 @@ const bare = pipeline();
 const withEmptyListener = pipeline();
 withEmptyListener.onEvent(() => {});
 const withOpenTelemetry = instrumentOpenTelemetry(pipeline(), { meterProvider }).policy;
+const withOpenTelemetryAllDurations = instrumentOpenTelemetry(pipeline(), {
+  meterProvider,
+  durations: true,
+}).policy;
 const withOpenTelemetryNoDurations = instrumentOpenTelemetry(pipeline(), {
   meterProvider,
   durations: false,
@@ -67,6 +72,10 @@ const cases: readonly { readonly name: string; readonly fn: () => Promise<unknow
   { name: 'no listener', fn: () => bare.execute(work) },
   { name: 'empty listener (hyx events only)', fn: () => withEmptyListener.execute(work) },
   { name: 'OpenTelemetry (SDK, no-op exporter)', fn: () => withOpenTelemetry.execute(work) },
+  {
+    name: 'OpenTelemetry, durations: true (every part)',
+    fn: () => withOpenTelemetryAllDurations.execute(work),
+  },
   { name: 'OpenTelemetry, durations: false', fn: () => withOpenTelemetryNoDurations.execute(work) },
   { name: 'prom-client', fn: () => withPrometheus.execute(work) },
 ];
