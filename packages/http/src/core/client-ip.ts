@@ -71,7 +71,26 @@ function stripPort(entry: string): string {
   return entry;
 }
 
+/**
+ * Normalised addresses by prefix length and raw address. Clients repeat, and telling IPv6 from
+ * IPv4 runs `node:net`'s large regular expressions: a hit costs a lookup instead. Cleared when
+ * full, so a flood of distinct addresses cannot grow it without bound.
+ */
+const normalizedAddresses = new Map<string, string>();
+const MAX_NORMALIZED_ADDRESSES = 10_000;
+
 function normalizeAddress(address: string, ipv6PrefixLength: number): string {
+  const cacheKey = `${ipv6PrefixLength}/${address}`;
+  let normalized = normalizedAddresses.get(cacheKey);
+  if (normalized === undefined) {
+    normalized = normalizeAddressUncached(address, ipv6PrefixLength);
+    if (normalizedAddresses.size >= MAX_NORMALIZED_ADDRESSES) normalizedAddresses.clear();
+    normalizedAddresses.set(cacheKey, normalized);
+  }
+  return normalized;
+}
+
+function normalizeAddressUncached(address: string, ipv6PrefixLength: number): string {
   const zoneless = address.split('%')[0] ?? address;
   const lower = zoneless.toLowerCase();
   if (lower.startsWith('::ffff:') && isIPv4(lower.slice(7))) return lower.slice(7);

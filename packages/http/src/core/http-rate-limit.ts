@@ -149,7 +149,12 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     skipPaths.some((path) => (typeof path === 'string' ? path === info.path : path.test(info.path))) ||
     (options.skip?.(request, info) ?? false);
 
+  const hasCostByRoute = Object.keys(costByRoute).length > 0;
+
   const costOf = (request: TRequest, info: HttpRequestInfo): number => {
+    // Without per-route costs the route is never looked up (finding it costs some frameworks).
+    if (!hasCostByRoute)
+      return typeof options.cost === 'function' ? options.cost(request, info) : (options.cost ?? 1);
     const route = info.route ?? info.path;
     const byRoute = costByRoute[`${info.method} ${route}`] ?? costByRoute[route];
     if (byRoute !== undefined) return byRoute;
@@ -180,9 +185,14 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     return key === 'ip' ? `ip:${address}` : `ip:${address}|route:${route}`;
   };
 
+  // The common shape (one limit, keyed without a function) skips the arrays and `allSettled`
+  // that combining several limits needs: same verdicts, a few allocations fewer per request.
+  const onlyLimit = limits.length === 1 && !hasKeyFunctions ? limits[0] : undefined;
+
   const decide = async (request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict> => {
     if (isSkipped(request, info)) return NO_HEADERS;
     const cost = costOf(request, info);
+    if (onlyLimit !== undefined) return decideOne(onlyLimit, keyOf(onlyLimit.key, request, info), cost);
     const keys = hasKeyFunctions
       ? await Promise.all(limits.map(async (limit) => keyOf(limit.key, request, info)))
       : limits.map((limit) => keyOf(limit.key, request, info) as string | undefined);
@@ -205,11 +215,41 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure !== undefined) {
       refund(taken, cost);
-      if (isResilienceError(failure.reason, 'BACKEND_UNAVAILABLE')) {
-        return { allowed: false, response: unavailableResponse() };
-      }
-      throw failure.reason;
+      return failedVerdict(failure.reason);
     }
+    return verdictOf(taken, cost);
+  };
+
+  /** `decide` for one limit: the same steps as the general case, without combining. */
+  const decideOne = async (
+    limit: ResolvedLimit<TRequest>,
+    keyFound: string | undefined | PromiseLike<string | undefined>,
+    cost: number,
+  ): Promise<HttpRateLimitVerdict> => {
+    const key = keyFound as string | undefined;
+    if (key === undefined) return NO_HEADERS;
+    const pending = limit.limiter.tryAcquire({ key, cost });
+    let decision: RateLimitDecision | typeof DECISION_TIMED_OUT;
+    try {
+      decision = await watchdog.within(pending);
+    } catch (error) {
+      return failedVerdict(error);
+    }
+    if (decision === DECISION_TIMED_OUT) {
+      // The limiter may still answer: give back what it grants a request that was not served.
+      pending.then(
+        (late) => {
+          refund([{ limit, key, decision: late }], cost);
+        },
+        () => {},
+      );
+      return { allowed: false, response: unavailableResponse() };
+    }
+    return verdictOf([{ limit, key, decision }], cost);
+  };
+
+  /** The verdict once every asked limit has answered: allowed by all, or refused by some. */
+  const verdictOf = (taken: readonly Taken<TRequest>[], cost: number): HttpRateLimitVerdict => {
     const denied = taken.filter((entry) => !entry.decision.allowed);
     if (denied.length === 0) return { allowed: true, headers: headersOf(taken) };
     const granted = taken.filter((entry) => entry.decision.allowed);
@@ -232,7 +272,8 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
       windowMs: entry.limit.windowMs,
       decision: entry.decision,
     }));
-    return rateLimitHeaders(decisions, { ...headerOptions, nowMs: clock.now() });
+    // The clock is read only for the legacy reset time, the one header that needs it.
+    return rateLimitHeaders(decisions, { ...headerOptions, nowMs: headerOptions.legacy ? clock.now() : 0 });
   };
 
   return { check: decide };
@@ -249,6 +290,16 @@ function takenOf<TRequest>(
       taken.push({ ...entry, decision: result.value });
   });
   return taken;
+}
+
+/**
+ * A limiter that failed: a quick 503 when its backend is down and it is set to reject
+ * (`BACKEND_UNAVAILABLE`); any other error goes to the framework's error handling.
+ */
+function failedVerdict(error: unknown): HttpRateLimitVerdict {
+  if (isResilienceError(error, 'BACKEND_UNAVAILABLE'))
+    return { allowed: false, response: unavailableResponse() };
+  throw error;
 }
 
 /** Gives back the units of allowed decisions; best effort, never awaited by the response. */

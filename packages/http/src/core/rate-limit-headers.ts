@@ -65,30 +65,47 @@ export function rateLimitHeaders(
   decisions: readonly PolicyDecision[],
   options: { readonly standard: boolean; readonly legacy: boolean; readonly nowMs: number },
 ): Record<string, string> {
-  const shown = decisions.filter((entry) => isShowable(entry.decision));
   const headers: Record<string, string> = {};
+  // One limit per request is the common case: no arrays to filter, map and join.
+  if (decisions.length === 1) {
+    const only = decisions[0];
+    if (only === undefined || !isShowable(only.decision)) return headers;
+    if (options.standard) {
+      headers['RateLimit-Policy'] = policyEntry(only);
+      headers.RateLimit = remainingEntry(only);
+    }
+    if (options.legacy) addLegacyHeaders(headers, only.decision, options.nowMs);
+    return headers;
+  }
+  const shown = decisions.filter((entry) => isShowable(entry.decision));
   if (shown.length === 0) return headers;
   if (options.standard) {
-    headers['RateLimit-Policy'] = shown
-      .map(({ policyName, windowMs, decision }) => {
-        const window = windowMs !== undefined && isCount(windowMs) ? `;w=${secondsCeil(windowMs)}` : '';
-        return `${sfString(policyName)};q=${decision.limit}${window}`;
-      })
-      .join(', ');
-    headers.RateLimit = shown
-      .map(
-        ({ policyName, decision }) =>
-          `${sfString(policyName)};r=${decision.remaining};t=${secondsCeil(decision.resetAfterMs)}`,
-      )
-      .join(', ');
+    headers['RateLimit-Policy'] = shown.map(policyEntry).join(', ');
+    headers.RateLimit = shown.map(remainingEntry).join(', ');
   }
   if (options.legacy) {
     const tightest = shown
       .map((entry) => entry.decision)
       .reduce((tight, decision) => (decision.remaining < tight.remaining ? decision : tight));
-    headers['X-RateLimit-Limit'] = String(tightest.limit);
-    headers['X-RateLimit-Remaining'] = String(tightest.remaining);
-    headers['X-RateLimit-Reset'] = String(secondsCeil(options.nowMs + tightest.resetAfterMs));
+    addLegacyHeaders(headers, tightest, options.nowMs);
   }
   return headers;
+}
+
+/** One limit's entry of `RateLimit-Policy`: `"name";q=100;w=60`. */
+function policyEntry({ policyName, windowMs, decision }: PolicyDecision): string {
+  const window = windowMs !== undefined && isCount(windowMs) ? `;w=${secondsCeil(windowMs)}` : '';
+  return `${sfString(policyName)};q=${decision.limit}${window}`;
+}
+
+/** One limit's entry of `RateLimit`: `"name";r=42;t=17`. */
+function remainingEntry({ policyName, decision }: PolicyDecision): string {
+  return `${sfString(policyName)};r=${decision.remaining};t=${secondsCeil(decision.resetAfterMs)}`;
+}
+
+/** The legacy headers, describing `tightest`. */
+function addLegacyHeaders(headers: Record<string, string>, tightest: RateLimitDecision, nowMs: number): void {
+  headers['X-RateLimit-Limit'] = String(tightest.limit);
+  headers['X-RateLimit-Remaining'] = String(tightest.remaining);
+  headers['X-RateLimit-Reset'] = String(secondsCeil(nowMs + tightest.resetAfterMs));
 }
