@@ -6,7 +6,8 @@
  * not a 429's.
  *
  * Argument: the case name (`express:hyx-redis` and the like use the Redis at `REDIS_PORT`, which
- * the runner started). Reports `{ url }` to the parent over IPC.
+ * the runner started). Reports `{ url }` to the parent over IPC, and answers the message
+ * `cpu-usage` with `{ cpuUsage }` (its `process.cpuUsage()`).
  */
 import fastifyRateLimit from '@fastify/rate-limit';
 import express from 'express';
@@ -90,6 +91,12 @@ async function start(caseName: string): Promise<string> {
 
 const url = await start(process.argv[2] ?? 'express:bare');
 process.send?.({ url });
+// The runner asks for this process's CPU time around each measured load: CPU per request is what
+// the middleware costs, and unlike requests per second it hardly moves when other work shares
+// the machine.
+process.on('message', (message: unknown) => {
+  if (message === 'cpu-usage') process.send?.({ cpuUsage: process.cpuUsage() });
+});
 process.on('disconnect', () => {
   process.exit(0);
 });
