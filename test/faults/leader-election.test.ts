@@ -174,3 +174,79 @@ describe('leader election when Redis fails over to its replica and loses the las
     checkFencing(await acceptedWrites(resource));
   });
 });
+
+describe('leader election on a 3-master Cluster when the master holding the lease fails over', () => {
+  /**
+   * The Cluster promotes the replica by itself: the other masters mark the master failed once it
+   * has not answered for nodeTimeoutMs, and its only replica (rank 0) asks for votes 500–1000 ms
+   * later; its election and the gossip of the new owner take a few round-trips more. So the
+   * lease's slot is served again within nodeTimeoutMs + 1 s + nodeTimeoutMs / 2 (the allowance
+   * for those round-trips and for a loaded machine).
+   */
+  const nodeTimeoutMs = 1_000;
+  const failoverMs = nodeTimeoutMs + 1_000 + nodeTimeoutMs / 2;
+  let resource: RedisServer;
+  let cluster: RedisClusterHandle;
+  let candidates: LeaseCandidates;
+
+  beforeAll(async () => {
+    [resource, cluster] = await Promise.all([
+      startRedis(),
+      startCluster({ nodeTimeoutMs, replicasPerMaster: 1 }),
+    ]);
+    candidates = new LeaseCandidates(
+      {
+        mode: 'leader',
+        topology: 'cluster',
+        // Seeded with every node, so a client still finds the Cluster when a master is gone.
+        redisPorts: [...cluster.nodes, ...cluster.replicas].map((node) => node.port),
+        resourcePort: resource.port,
+        ...timing,
+      },
+      4,
+    );
+    const first = await candidates.electedAfter(0);
+    await candidates.wroteWith(first.id, first.token);
+  });
+  afterAll(async () => {
+    candidates.stop();
+    await Promise.all([resource.stop(), cluster.stop()]);
+  });
+
+  it('elects a leader within the failover time + leaseMs + renewMs, with a higher token', async () => {
+    const holder = await candidates.electedAfter(0);
+    const masters = await Promise.all(
+      cluster.nodes.map(async (node) => ({
+        node,
+        keys: (await node.command('KEYS', 'hyx:*')) as string[],
+      })),
+    );
+    const holding = masters.filter((master) => master.keys.length > 0);
+    // Hash tags put every key of the election on one master.
+    expect(holding).toHaveLength(1);
+    const master = holding[0]?.node;
+    if (master === undefined) throw new Error('no master holds the election keys');
+    await master.kill();
+    const killedAt = Date.now();
+
+    const next = await waitUntil(
+      'a leader once the replica took over',
+      () =>
+        candidates.reports.find(
+          (report) => report.type === 'elected' && report.atMs >= killedAt && report.token !== holder.token,
+        ),
+      { timeoutMs: 2 * (failoverMs + leaseMs + renewMs) },
+    );
+    expect(next.atMs - killedAt).toBeLessThanOrEqual(failoverMs + leaseMs + renewMs);
+    expect(BigInt(next.token)).toBeGreaterThan(BigInt(holder.token));
+    // The old holder stepped down before the new term began: never two leaders at once.
+    const stepDown = candidates.reports.find(
+      (report) => report.type === 'lost' && report.id === holder.id && report.token === holder.token,
+    );
+    expect(stepDown).toBeDefined();
+    expect(stepDown?.atMs).toBeLessThanOrEqual(next.atMs);
+    await candidates.wroteWith(next.id, next.token);
+    await delay(renewMs);
+    checkFencing(await acceptedWrites(resource));
+  });
+});

@@ -76,6 +76,11 @@ export interface RedisServerOptions {
 export interface RedisClusterOptions extends RedisServerOptions {
   /** `cluster-node-timeout`; default 3000 ms. */
   readonly nodeTimeoutMs?: number | undefined;
+  /**
+   * Replicas per master (`--cluster-replicas`); default 0. With 1, each master has a replica that
+   * the Cluster promotes by itself when the master fails (about `nodeTimeoutMs` + 1 s later).
+   */
+  readonly replicasPerMaster?: 0 | 1 | undefined;
 }
 
 interface ServerRecord {
@@ -532,7 +537,8 @@ function clusterInfoField(info: RespReply, field: string): string | undefined {
 }
 
 /**
- * A running 3-master Redis Cluster (no replicas): 16384 slots spread over three nodes.
+ * A running 3-master Redis Cluster: 16384 slots spread over three masters, each with a replica
+ * when started with `replicasPerMaster: 1`.
  *
  * @example
  * ```ts
@@ -541,14 +547,17 @@ function clusterInfoField(info: RespReply, field: string): string | undefined {
  * ```
  */
 export class RedisClusterHandle {
-  /** The masters, in the order their slot ranges go (node 0 owns slot 0). */
+  /** The masters as started, in the order their slot ranges go (node 0 owns slot 0). */
   readonly nodes: readonly RedisServer[];
+  /** Their replicas (none unless started with `replicasPerMaster: 1`). */
+  readonly replicas: readonly RedisServer[];
   readonly password: string | undefined;
   readonly #clients = new Set<Cluster>();
 
   /** @internal Use {@link startCluster}. */
-  constructor(nodes: readonly RedisServer[], password: string | undefined) {
+  constructor(nodes: readonly RedisServer[], replicas: readonly RedisServer[], password: string | undefined) {
     this.nodes = nodes;
+    this.replicas = replicas;
     this.password = password;
   }
 
@@ -569,10 +578,24 @@ export class RedisClusterHandle {
   /** Resolves once every running node reports `cluster_state:ok` with all 16384 slots assigned. */
   async waitUntilOk(): Promise<void> {
     await waitUntil('every Cluster node reports cluster_state:ok', async () => {
-      for (const node of this.nodes) {
+      for (const node of [...this.nodes, ...this.replicas]) {
+        if (!node.isRunning) continue;
         const info = await node.command('CLUSTER', 'INFO');
         if (clusterInfoField(info, 'cluster_state') !== 'ok') return false;
         if (clusterInfoField(info, 'cluster_slots_ok') !== '16384') return false;
+      }
+      return true;
+    });
+  }
+
+  /** Resolves once every master has a replica whose link to it is up (`master_link_status:up`). */
+  async waitUntilReplicated(): Promise<void> {
+    await waitUntil('every Cluster replica is linked to its master', async () => {
+      for (const replica of this.replicas) {
+        if (!replica.isRunning) continue;
+        const info = String(await replica.command('INFO', 'replication'));
+        if (clusterInfoField(info, 'role') !== 'slave') return false;
+        if (clusterInfoField(info, 'master_link_status') !== 'up') return false;
       }
       return true;
     });
@@ -583,11 +606,13 @@ export class RedisClusterHandle {
     return Number(await this.nodes[0]?.command('CLUSTER', 'KEYSLOT', key));
   }
 
-  /** The node that owns `slot`, from `CLUSTER SLOTS`. */
+  /** The node that serves `slot` now (a promoted replica after a failover), from `CLUSTER SLOTS`. */
   async nodeOwning(slot: number): Promise<RedisServer> {
-    const ranges = (await this.nodes[0]?.command('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    const all = [...this.nodes, ...this.replicas];
+    const asked = all.find((node) => node.isRunning);
+    const ranges = (await asked?.command('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
     for (const [first, last, [, port]] of ranges) {
-      const node = this.nodes.find((candidate) => candidate.port === port);
+      const node = all.find((candidate) => candidate.port === port);
       if (node !== undefined && slot >= first && slot <= last) return node;
     }
     throw new Error(`no node owns slot ${slot}`);
@@ -597,7 +622,7 @@ export class RedisClusterHandle {
   async stop(): Promise<void> {
     for (const client of this.#clients) client.disconnect();
     this.#clients.clear();
-    await Promise.all(this.nodes.map((node) => node.stop()));
+    await Promise.all([...this.nodes, ...this.replicas].map((node) => node.stop()));
   }
 }
 
@@ -622,8 +647,12 @@ export async function startCluster(options: RedisClusterOptions = {}): Promise<R
     `cluster-node-timeout ${options.nodeTimeoutMs ?? 3000}`,
     ...(options.password === undefined ? [] : [`masterauth ${quote(options.password)}`]),
   ];
+  const replicas: RedisServer[] = [];
   try {
     for (let index = 0; index < 3; index++) nodes.push(await createServer(options, clusterConfig, true));
+    for (let index = 0; index < 3 * (options.replicasPerMaster ?? 0); index++) {
+      replicas.push(await createServer(options, clusterConfig, true));
+    }
     const auth = options.password === undefined ? [] : ['-a', options.password, '--no-auth-warning'];
     await execFileAsync(
       redisCli,
@@ -631,18 +660,20 @@ export async function startCluster(options: RedisClusterOptions = {}): Promise<R
         ...auth,
         '--cluster',
         'create',
-        ...nodes.map((node) => node.address),
+        // redis-cli makes the first three masters and the rest their replicas.
+        ...[...nodes, ...replicas].map((node) => node.address),
         '--cluster-replicas',
-        '0',
+        String(options.replicasPerMaster ?? 0),
         '--cluster-yes',
       ],
       { timeout: 60_000 },
     );
-    const cluster = new RedisClusterHandle(nodes, options.password);
+    const cluster = new RedisClusterHandle(nodes, replicas, options.password);
     await cluster.waitUntilOk();
+    if (replicas.length > 0) await cluster.waitUntilReplicated();
     return cluster;
   } catch (error) {
-    await Promise.all(nodes.map((node) => node.stop()));
+    await Promise.all([...nodes, ...replicas].map((node) => node.stop()));
     throw error;
   }
 }
