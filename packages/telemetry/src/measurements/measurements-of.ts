@@ -1,6 +1,6 @@
 import type { CircuitState, PolicyKind, ResilienceEvent, ResilienceEventType } from '@hyx/local';
 
-import type { InstrumentId, Measurement, MeasurementLabels } from './measurement.js';
+import type { Measurement, MeasurementLabels } from './measurement.js';
 
 /** Every circuit state, in the order the one-hot `circuit.state` series are written. */
 const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated'];
@@ -225,37 +225,4 @@ export function hasLabelShape(type: ResilienceEventType): boolean {
     default:
       return false;
   }
-}
-
-/**
- * How to read a measurement's value from a later event of the same shape: `undefined` when the
- * value is a constant of the shape (counts, one-hot states), else a reader of the event's field.
- *
- * @internal
- */
-export function valueReaderOf(instrument: InstrumentId): ((event: ResilienceEvent) => number) | undefined {
-  switch (instrument) {
-    case 'execution.duration':
-      return durationSecondsOf;
-    case 'bulkhead.in_flight':
-      return inFlightOf;
-    case 'bulkhead.queued':
-      return queuedOf;
-    default:
-      return undefined;
-  }
-}
-
-// One function per field, shared by every plan: a recorder's call site then sees three targets
-// rather than a new closure per plan, and stays fast.
-function durationSecondsOf(event: ResilienceEvent): number {
-  return (event as { readonly durationMs: number }).durationMs / 1000;
-}
-
-function inFlightOf(event: ResilienceEvent): number {
-  return (event as { readonly inFlight: number }).inFlight;
-}
-
-function queuedOf(event: ResilienceEvent): number {
-  return (event as { readonly queued: number }).queued;
 }
