@@ -82,6 +82,9 @@ interface SourcePlans<TExported> {
   next: SourcePlans<TExported> | undefined;
 }
 
+/** How many event types a per-policy recorder keeps at hand (see {@link SeriesStore.recorderOf}). */
+const MAX_KNOWN_TYPES = 4;
+
 /** Separates label values in a series key; it cannot occur in a bounded label value. */
 const SEPARATOR = '\u001f';
 
@@ -178,11 +181,29 @@ export class SeriesStore<TExported> {
    */
   recorderOf(policyKind: PolicyKind, policyName: string): (event: ResilienceEvent) => void {
     const source = this.#sourceOf(policyKind, policyName);
+    // The plans of the few types this policy emits on every call (`execution.succeeded`; a
+    // bulkhead's `acquired` and `released` too), by type: a scan of a few pointers is cheaper
+    // than a map lookup. Only a type with a single plan, already cached, is kept: a shaped type's
+    // plan depends on more than the type, and a plan that hit the series cap is remade.
+    const knownTypes: ResilienceEventType[] = [];
+    const knownPlans: ShapePlan[] = [];
     return (event) => {
-      const plan =
-        event.policyName === policyName && event.policyKind === policyKind
-          ? this.#planIn(source, event)
-          : this.#planOf(event);
+      const { type } = event;
+      if (event.policyName !== policyName || event.policyKind !== policyKind) {
+        this.#planOf(event)(event);
+        return;
+      }
+      for (let index = 0; index < knownTypes.length; index++) {
+        if (knownTypes[index] === type) {
+          (knownPlans[index] as ShapePlan)(event);
+          return;
+        }
+      }
+      const plan = this.#planIn(source, event);
+      if (knownTypes.length < MAX_KNOWN_TYPES && source.byType.get(type) === plan) {
+        knownTypes.push(type);
+        knownPlans.push(plan);
+      }
       plan(event);
     };
   }
