@@ -30,20 +30,22 @@ export class EventHub {
   }
 
   /**
-   * Hands `event` to every listener. Inside a hyx context (`withContext`) the listeners get a copy
-   * stamped with the context's `correlationId`; the context is read only when someone listens.
+   * Hands `event` to every listener. Inside a hyx context (`withContext`) the event is stamped with
+   * the context's `correlationId` first; the context is read only when someone listens.
+   *
+   * `event` must be a new object that nobody else holds (the policies emit object literals): the
+   * hub stamps it in place, because a copy per event cost more than the rest of the emit.
    */
   emit(event: ResilienceEvent): void {
     const listeners = this.#listeners;
     if (listeners.length === 0) return;
     const context = currentContext();
-    const stamped =
-      context === undefined || event.correlationId !== undefined
-        ? event
-        : { ...event, correlationId: context.correlationId };
+    if (context !== undefined && event.correlationId === undefined) {
+      (event as { correlationId?: string }).correlationId = context.correlationId;
+    }
     for (const listener of listeners) {
       try {
-        listener(stamped);
+        listener(event);
       } catch (error) {
         this.#warn(error);
       }
