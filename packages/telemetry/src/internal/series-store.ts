@@ -50,18 +50,13 @@ export interface SeriesStoreOptions<TExported> {
 }
 
 /** Where a measurement's value comes from: a constant of its shape, or a field of the event. */
-const enum ValueSource {
-  Constant,
-  DurationSeconds,
-  InFlight,
-  Queued,
-}
+type ValueSource = 'constant' | 'duration-seconds' | 'in-flight' | 'queued';
 
 /** One measurement of an event shape: the series it goes to and where its value comes from. */
 interface PlanStep<TExported> {
   readonly series: Series<TExported>;
   readonly source: ValueSource;
-  /** The value when `source` is `Constant`. */
+  /** The value when `source` is `'constant'`. */
   readonly constant: number;
 }
 
@@ -106,13 +101,13 @@ function seriesKey(instrument: InstrumentId, labels: MeasurementLabels): string 
 function valueSourceOf(instrument: InstrumentId): ValueSource {
   switch (instrument) {
     case 'execution.duration':
-      return ValueSource.DurationSeconds;
+      return 'duration-seconds';
     case 'bulkhead.in_flight':
-      return ValueSource.InFlight;
+      return 'in-flight';
     case 'bulkhead.queued':
-      return ValueSource.Queued;
+      return 'queued';
     default:
-      return ValueSource.Constant;
+      return 'constant';
   }
 }
 
@@ -132,13 +127,13 @@ function observe(series: Series<unknown>, bounds: readonly number[], value: numb
  */
 function valueOf(step: PlanStep<unknown>, event: ResilienceEvent): number {
   switch (step.source) {
-    case ValueSource.Constant:
+    case 'constant':
       return step.constant;
-    case ValueSource.DurationSeconds:
+    case 'duration-seconds':
       return (event as { readonly durationMs: number }).durationMs / 1000;
-    case ValueSource.InFlight:
+    case 'in-flight':
       return (event as { readonly inFlight: number }).inFlight;
-    case ValueSource.Queued:
+    case 'queued':
       return (event as { readonly queued: number }).queued;
   }
 }
@@ -306,7 +301,7 @@ export class SeriesStore<TExported> {
   #compile(steps: readonly PlanStep<TExported>[]): ShapePlan {
     const [first, second, third] = steps;
     const isPlainCount =
-      first !== undefined && first.series.type === 'counter' && first.source === ValueSource.Constant;
+      first !== undefined && first.series.type === 'counter' && first.source === 'constant';
     if (isPlainCount && !steps.some((step) => step.series.isPushed)) {
       const count = first.series;
       const increment = first.constant;
@@ -315,7 +310,7 @@ export class SeriesStore<TExported> {
           count.value += increment;
         };
       }
-      if (steps.length === 2 && second?.source === ValueSource.DurationSeconds) {
+      if (steps.length === 2 && second?.source === 'duration-seconds') {
         const duration = second.series;
         const bounds = this.#options.bucketBounds;
         return (event) => {
@@ -323,11 +318,7 @@ export class SeriesStore<TExported> {
           observe(duration, bounds, (event as { readonly durationMs: number }).durationMs / 1000);
         };
       }
-      if (
-        steps.length === 3 &&
-        second?.source === ValueSource.InFlight &&
-        third?.source === ValueSource.Queued
-      ) {
+      if (steps.length === 3 && second?.source === 'in-flight' && third?.source === 'queued') {
         const inFlight = second.series;
         const queued = third.series;
         return (event) => {
