@@ -56,7 +56,7 @@ function stateKeyOf(target: HammerTarget): string {
   const keyspace = new RedisKeyspace({
     pattern: 'rate-limiter',
     name: NAME,
-    parts: [target.algorithm, `${target.algorithm}-log`],
+    parts: [target.algorithm],
   });
   return keyspace.keysFor(target.key)[0] as string;
 }

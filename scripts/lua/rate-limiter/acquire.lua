@@ -7,19 +7,18 @@
 -- limit allows it, and then it takes from every limit; when one denies, it takes from none
 -- (multi-limit all-or-nothing).
 --
--- KEYS[1]: the first limit's state, a hash. Fields by algorithm: token-bucket `tokens`, `at`;
---   gcra `tat`, `rem`; fixed-window `start`, `count`; sliding-window-counter `start`, `count`,
---   `prev`; leaky-bucket `free`, `rem`; sliding-window-log `used`.
--- KEYS[2..]: the first limit's log, a list of "<timeMs>:<cost>" oldest first (sliding-window-log
---   only; never touched by the other algorithms); then two keys (state, log) for each further
---   limit, in the order of their configs in ARGV. #KEYS is even. All keys share one hash tag, so
+-- KEYS[1..]: for each limit, in the order of their configs in ARGV, its state: a string of integers
+--   joined by ':', by algorithm: token-bucket "<tokens>:<at>"; gcra "<tat>:<rem>"; fixed-window
+--   "<start>:<count>"; sliding-window-counter "<start>:<count>:<prev>"; leaky-bucket
+--   "<free>:<rem>"; sliding-window-log "<used>". For sliding-window-log only, each state is
+--   followed by its log, a list of "<timeMs>:<cost>" oldest first. All keys share one hash tag, so
 --   one Cluster slot.
 -- ARGV[1]: nowMs, integer ms since the Unix epoch to decide at; a negative value reads the server
 --   clock: TIME seconds * 1000 + floor(microseconds / 1000).
 -- ARGV[2]: the algorithm: token-bucket, gcra, fixed-window, sliding-window-counter,
 --   sliding-window-log or leaky-bucket.
 -- ARGV[3]: R, the number of requests, an integer >= 1.
--- ARGV[4..]: for each limit (#KEYS / 2 of them) five integers: limit (cost units per interval),
+-- ARGV[4..]: for each limit (one per key, two per key for sliding-window-log) five integers: limit (cost units per interval),
 --   intervalMs (ms), capacity (cost units), unitScaled and msScaled (scaled units per cost unit and
 --   per ms); then for each request two integers: cost (cost units, 1..maxCost) and maxDelayMs (ms,
 --   leaky bucket only: the longest an admitted caller waits for its slot; 2^53 - 1 for no limit).
@@ -63,7 +62,12 @@ if now < 0 then
 end
 local algorithm = ARGV[2]
 local requestCount = tonumber(ARGV[3])
-local limitCount = #KEYS / 2
+-- Only the sliding-window log keeps a second key per limit: the others are sent one key less.
+local keysPerLimit = 1
+if algorithm == 'sliding-window-log' then
+  keysPerLimit = 2
+end
+local limitCount = #KEYS / keysPerLimit
 
 local configs = {}
 for i = 1, limitCount do
@@ -78,35 +82,35 @@ for i = 1, limitCount do
 end
 local requestsAt = 3 + limitCount * 5
 
--- Numeric loops, not ipairs: these run on every decision.
-local function hashOf(key, fields)
-  local values = redis.call('HMGET', key, unpack(fields))
-  if values[1] == false then
+-- A state is one string written with SET ... PX: one command where a hash needed HSET and
+-- PEXPIRE, and every admission writes. Two or three integer fields, by the algorithm's layout.
+local function stateOf(key, fields)
+  local value = redis.call('GET', key)
+  if not value then
     return nil
   end
-  local state = {}
-  for i = 1, #fields do
-    state[fields[i]] = tonumber(values[i]) or 0
+  local a, b, c = string.match(value, '^([^:]*):([^:]*):?([^:]*)$')
+  local state = { [fields[1]] = tonumber(a) or 0, [fields[2]] = tonumber(b) or 0 }
+  if fields[3] ~= nil then
+    state[fields[3]] = tonumber(c) or 0
   end
   return state
 end
 
-local function saveHash(key, state, fields, expiresAt)
+local function saveState(key, state, fields, expiresAt)
   local ttl = expiresAt - now
   if ttl <= 0 then
     redis.call('DEL', key)
     return
   end
-  local args = {}
-  for i = 1, #fields do
-    args[2 * i - 1] = fields[i]
-    args[2 * i] = str(state[fields[i]])
+  local value = str(state[fields[1]]) .. ':' .. str(state[fields[2]])
+  if fields[3] ~= nil then
+    value = value .. ':' .. str(state[fields[3]])
   end
-  redis.call('HSET', key, unpack(args))
-  redis.call('PEXPIRE', key, str(ttl + grace))
+  redis.call('SET', key, value, 'PX', str(ttl + grace))
 end
 
--- Each algorithm: fields (hash layout), load, decide (pure: returns allowed, next state, limit,
+-- Each algorithm: fields (the state's layout), load, decide (pure: returns allowed, next state, limit,
 -- remaining, retryAfter, resetAfter, delay), commit (records an allowed request), save, expires.
 -- Only the called algorithm's table and closures are built: the body runs on every call, and
 -- building all six cost more than some decisions.
@@ -309,7 +313,7 @@ if algorithm == 'sliding-window-counter' then
   }
 end
 
--- Sliding window log: the list holds "<time>:<cost>" entries, the hash the sum of their costs.
+-- Sliding window log: the list holds "<time>:<cost>" entries, the state key the sum of their costs.
 local function entryOf(text)
   if not text then
     return nil, nil
@@ -321,7 +325,7 @@ end
 if algorithm == 'sliding-window-log' then
   algorithms['sliding-window-log'] = {
     load = function(stateKey, logKey, c)
-      local used = tonumber(redis.call('HGET', stateKey, 'used')) or 0
+      local used = tonumber(redis.call('GET', stateKey)) or 0
       local dropped = false
       while true do
         local time, cost = entryOf(redis.call('LINDEX', logKey, 0))
@@ -384,8 +388,7 @@ if algorithm == 'sliding-window-log' then
         redis.call('DEL', stateKey, logKey)
         return
       end
-      redis.call('HSET', stateKey, 'used', str(s.used))
-      redis.call('PEXPIRE', stateKey, str(ttl + grace))
+      redis.call('SET', stateKey, str(s.used), 'PX', str(ttl + grace))
       redis.call('PEXPIRE', logKey, str(ttl + grace))
     end,
   }
@@ -396,13 +399,13 @@ if rules == nil then
   return redis.error_reply('ERR unknown rate-limit algorithm ' .. tostring(algorithm))
 end
 
--- The common call, one request against one limit of a hash algorithm, goes straight through with
+-- The common call, one request against one limit of a one-key algorithm, goes straight through with
 -- the same load, decide and save as the general path below, without its per-limit and per-request
 -- tables and loops: those cost more in Redis than the decision itself.
 if requestCount == 1 and limitCount == 1 and rules.load == nil then
   local c = configs[1]
   local stateKey = KEYS[1]
-  local s = hashOf(stateKey, rules.fields)
+  local s = stateOf(stateKey, rules.fields)
   if s ~= nil and now >= rules.expires(s, c) then
     s = nil
   end
@@ -411,18 +414,18 @@ if requestCount == 1 and limitCount == 1 and rules.load == nil then
   if not ok then
     return { 0, limit, remaining, math.max(0, retry), math.max(0, reset), math.max(0, delay) }
   end
-  saveHash(stateKey, next, rules.fields, rules.expires(next, c))
+  saveState(stateKey, next, rules.fields, rules.expires(next, c))
   return { 1, limit, remaining, 0, math.max(0, reset), math.max(0, delay) }
 end
 
 -- Load every limit's state; a state past its expiry decides as no state, as in memory.
 local states, dirty = {}, {}
 for i = 1, limitCount do
-  local stateKey, logKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local stateKey = KEYS[keysPerLimit * (i - 1) + 1]
   if rules.load ~= nil then
-    states[i], dirty[i] = rules.load(stateKey, logKey, configs[i])
+    states[i], dirty[i] = rules.load(stateKey, KEYS[2 * i], configs[i])
   else
-    local s = hashOf(stateKey, rules.fields)
+    local s = stateOf(stateKey, rules.fields)
     if s ~= nil and now >= rules.expires(s, configs[i]) then
       s = nil
     end
@@ -473,7 +476,7 @@ for i = 1, limitCount do
     if rules.save ~= nil then
       rules.save(KEYS[2 * i - 1], KEYS[2 * i], states[i], configs[i])
     else
-      saveHash(KEYS[2 * i - 1], states[i], rules.fields, rules.expires(states[i], configs[i]))
+      saveState(KEYS[keysPerLimit * (i - 1) + 1], states[i], rules.fields, rules.expires(states[i], configs[i]))
     end
   end
 end

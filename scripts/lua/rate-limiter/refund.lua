@@ -5,9 +5,9 @@
 -- "Rate limiters", step 5 of each algorithm). A limit that holds no state (idle, or past its
 -- expiry) is left alone.
 --
--- KEYS[1]: the first limit's state, a hash (fields as in rate-limiter/acquire).
--- KEYS[2..]: the first limit's log, a list of "<timeMs>:<cost>" (sliding-window-log only); then
---   two keys (state, log) for each further limit, in the order of their configs in ARGV.
+-- KEYS[1..]: as in rate-limiter/acquire: for each limit, in the order of their configs in ARGV,
+--   its state (a string, layout as in rate-limiter/acquire); for sliding-window-log only, each
+--   state followed by its log, a list of "<timeMs>:<cost>".
 -- ARGV[1]: nowMs, integer ms since the Unix epoch; a negative value reads the server clock (TIME).
 -- ARGV[2]: the algorithm, as in rate-limiter/acquire.
 -- ARGV[3]: cost, the cost units to give back, an integer >= 1.
@@ -42,7 +42,11 @@ if now < 0 then
 end
 local algorithm = ARGV[2]
 local cost = tonumber(ARGV[3])
-local limitCount = #KEYS / 2
+local keysPerLimit = 1
+if algorithm == 'sliding-window-log' then
+  keysPerLimit = 2
+end
+local limitCount = #KEYS / keysPerLimit
 
 local function configOf(i)
   local at = 3 + (i - 1) * 5
@@ -75,7 +79,7 @@ local function instantExpires(whole, rem)
   return whole
 end
 
--- Each hash algorithm: fields, expires(state, config), refund(state, config) -> state.
+-- Each one-key algorithm: fields, expires(state, config), refund(state, config) -> state.
 local algorithms = {
   ['token-bucket'] = {
     fields = { 'tokens', 'at' },
@@ -169,7 +173,7 @@ end
 
 -- Sliding window log: drop what left the window, then take `cost` from the newest entries back.
 local function refundLog(stateKey, logKey, c)
-  local used = tonumber(redis.call('HGET', stateKey, 'used')) or 0
+  local used = tonumber(redis.call('GET', stateKey)) or 0
   while true do
     local time, entryCost = entryOf(redis.call('LINDEX', logKey, 0))
     if time == nil or time + c.interval > now then
@@ -206,8 +210,7 @@ local function refundLog(stateKey, logKey, c)
   if ttl <= 0 then
     redis.call('DEL', stateKey, logKey)
   else
-    redis.call('HSET', stateKey, 'used', str(used))
-    redis.call('PEXPIRE', stateKey, str(ttl + grace))
+    redis.call('SET', stateKey, str(used), 'PX', str(ttl + grace))
     redis.call('PEXPIRE', logKey, str(ttl + grace))
   end
   return 1
@@ -215,20 +218,28 @@ end
 
 local refunded = 0
 for i = 1, limitCount do
-  local stateKey, logKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local stateKey = KEYS[keysPerLimit * (i - 1) + 1]
   local c = configOf(i)
   if algorithm == 'sliding-window-log' then
-    refunded = refunded + refundLog(stateKey, logKey, c)
+    refunded = refunded + refundLog(stateKey, KEYS[2 * i], c)
   else
     local rules = algorithms[algorithm]
     if rules == nil then
       return redis.error_reply('ERR unknown rate-limit algorithm ' .. tostring(algorithm))
     end
-    local values = redis.call('HMGET', stateKey, unpack(rules.fields))
-    if values[1] ~= false then
+    local value = redis.call('GET', stateKey)
+    if value then
+      -- "<a>:<b>" or "<a>:<b>:<c>" by the algorithm's fields, as rate-limiter/acquire writes it.
       local s = {}
-      for j, field in ipairs(rules.fields) do
-        s[field] = tonumber(values[j]) or 0
+      local j = 0
+      for text in string.gmatch(value, '[^:]+') do
+        j = j + 1
+        if rules.fields[j] ~= nil then
+          s[rules.fields[j]] = tonumber(text) or 0
+        end
+      end
+      for k = j + 1, #rules.fields do
+        s[rules.fields[k]] = 0
       end
       -- A state past its expiry is no state: nothing to give back to, as in memory.
       if now < rules.expires(s, c) then
@@ -237,13 +248,11 @@ for i = 1, limitCount do
         if ttl <= 0 then
           redis.call('DEL', stateKey)
         else
-          local args = {}
-          for _, field in ipairs(rules.fields) do
-            args[#args + 1] = field
-            args[#args + 1] = str(next[field])
+          local texts = {}
+          for k, field in ipairs(rules.fields) do
+            texts[k] = str(next[field])
           end
-          redis.call('HSET', stateKey, unpack(args))
-          redis.call('PEXPIRE', stateKey, str(ttl + grace))
+          redis.call('SET', stateKey, table.concat(texts, ':'), 'PX', str(ttl + grace))
         end
         refunded = refunded + 1
       end

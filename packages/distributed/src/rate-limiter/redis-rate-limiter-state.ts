@@ -211,11 +211,14 @@ export class RedisRateLimiterState implements RateLimiterState {
     this.#client = client;
     this.#config = config;
     this.#clock = config.clock;
-    // One state key and one log key per limit, all under the hash tag of (name, key).
+    // One state key per limit, and a log key for the sliding-window log only (the scripts take
+    // KEYS in this order), all under the hash tag of (name, key): every key sent costs the
+    // client's encoding and the script's setup on every decision.
+    const hasLog = config.algorithm === 'sliding-window-log';
     const parts = limits.flatMap((limit, index) => {
       const id =
         index === 0 ? config.algorithm : `${config.algorithm}-${limit.limit}-per-${limit.intervalMs}ms`;
-      return [id, `${id}-log`];
+      return hasLog ? [id, `${id}-log`] : [id];
     });
     if (new Set(parts).size !== parts.length) {
       throw new RangeError(
