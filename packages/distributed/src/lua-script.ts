@@ -157,7 +157,24 @@ export class LuaScript<TReply> {
    * for a call that breaks the script's contract (nothing is sent), and with a
    * {@link LuaReplyError} when the reply has an unexpected shape.
    */
-  async run(client: RedisLike, keys: readonly string[], args: readonly LuaArgument[]): Promise<TReply> {
+  run(client: RedisLike, keys: readonly string[], args: readonly LuaArgument[]): Promise<TReply> {
+    let sent: Promise<unknown>;
+    try {
+      sent = this.send(client, keys, args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return sent.then((reply) => this.decode(reply));
+  }
+
+  /**
+   * What {@link LuaScript.run} does before decoding: checks the call (throwing at once, nothing
+   * sent, on a call that breaks the script's contract) and returns the raw reply of EVALSHA, or of
+   * one EVAL after NOSCRIPT. For a caller on every decision that settles the reply itself: no
+   * decoding step of its own, so one promise reaction less per call; pass the reply to
+   * {@link LuaScript.decode}.
+   */
+  send(client: RedisLike, keys: readonly string[], args: readonly LuaArgument[]): Promise<unknown> {
     checkArity(this.name, 'KEYS', this.#keys, keys.length);
     checkArity(this.name, 'ARGV', this.#args, args.length);
     assertOneSlot(keys);
@@ -174,15 +191,16 @@ export class LuaScript<TReply> {
       }
       keysAndArgs[keyCount + index] = arg;
     }
-    let reply: unknown;
-    try {
-      reply = await client.evalsha(this.sha1, keys.length, ...keysAndArgs);
-    } catch (error) {
+    return client.evalsha(this.sha1, keyCount, ...keysAndArgs).catch((error: unknown) => {
       // NOSCRIPT is the only error after which the script certainly did not run: send it once in
       // full. Any other error (including a timeout, after which it may have run) is the caller's.
       if (!isNoScriptError(error)) throw error;
-      reply = await client.eval(this.source, keys.length, ...keysAndArgs);
-    }
+      return client.eval(this.source, keyCount, ...keysAndArgs);
+    });
+  }
+
+  /** Checks and decodes a raw reply of this script; throws a {@link LuaReplyError} on a shape it cannot produce. */
+  decode(reply: unknown): TReply {
     try {
       return this.#decode(reply);
     } catch (error) {

@@ -30,22 +30,39 @@ const FIELDS_PER_DECISION = 6;
 /** The most requests one script call decides: bounds the call's ARGV and its time in Redis. */
 const MAX_BATCH_SIZE = 256;
 
-/** Tells the script to read the server's clock (`TIME`). */
-const SERVER_TIME = -1;
+/** Tells the script to read the server's clock (`TIME`); text, as the client would send it. */
+const SERVER_TIME = '-1';
 
 /** How many keys' Redis key names a state keeps built; past it the cache starts over. */
 const MAX_CACHED_KEYS = 1024;
 
 const acquireScript = new LuaScript({
   ...LUA_SCRIPTS['rate-limiter/acquire'],
-  // The request count is checked by the caller; the decoder checks the flat shape.
+  // The request count is checked by the caller; the decoder checks the flat shape. In place: the
+  // reply array is ours, and this runs on every decision.
   decode: (reply): number[] => {
     if (!Array.isArray(reply) || reply.length === 0 || reply.length % FIELDS_PER_DECISION !== 0) {
       throw new TypeError(`expected ${FIELDS_PER_DECISION} integers per request`);
     }
-    return reply.map(integerReply);
+    const integers = reply as unknown[];
+    for (let index = 0; index < integers.length; index++) integers[index] = integerReply(integers[index]);
+    return integers as number[];
   },
 });
+
+/** The decision of the request at `index` of an acquire reply (already decoded). */
+function decisionAt(reply: readonly number[], index: number): RateLimitStateDecision {
+  const at = index * FIELDS_PER_DECISION;
+  return {
+    allowed: reply[at] === 1,
+    limit: reply[at + 1] ?? 0,
+    remaining: reply[at + 2] ?? 0,
+    retryAfterMs: reply[at + 3] ?? 0,
+    resetAfterMs: reply[at + 4] ?? 0,
+    delayMs: reply[at + 5] ?? 0,
+    source: 'redis',
+  };
+}
 
 const refundScript = new LuaScript({
   ...LUA_SCRIPTS['rate-limiter/refund'],
@@ -78,6 +95,12 @@ export type BackendTransition =
 export interface RedisRateLimiterStateFactoryOptions extends RedisRateLimiterStateOptions {
   /** Called once when an outage starts and once when it ends; a throw is ignored. */
   readonly onBackendTransition?: ((transition: BackendTransition) => void) | undefined;
+}
+
+/** Settles one script call: with its decoded reply, or with why there is none. */
+interface Settlement {
+  readonly onReply: (reply: readonly number[]) => void;
+  readonly onFailure: (error: unknown) => void;
 }
 
 /** One request waiting for its batch's script call. */
@@ -163,8 +186,11 @@ export class RedisRateLimiterState implements RateLimiterState {
   readonly #config: RateLimiterConfig;
   readonly #clock: Clock;
   readonly #keyspace: RedisKeyspace;
-  /** ARGV[2..] of a call minus the request count: the algorithm, then each limit's five integers. */
-  readonly #limitArgs: readonly LuaArgument[];
+  /**
+   * ARGV[2..] of a call minus the request count: the algorithm, then each limit's five integers,
+   * as text once (the client would turn each number into text on every call).
+   */
+  readonly #limitArgs: readonly string[];
   readonly #commandTimeoutMs: number;
   readonly #onBackendFailure: BackendFailureMode;
   readonly #isServerTime: boolean;
@@ -228,13 +254,9 @@ export class RedisRateLimiterState implements RateLimiterState {
     this.#keyspace = new RedisKeyspace({ pattern: 'rate-limiter', name: config.name, parts });
     this.#limitArgs = [
       config.algorithm,
-      ...limits.flatMap((limit) => [
-        limit.limit,
-        limit.intervalMs,
-        limit.capacity,
-        limit.unitScaled,
-        limit.msScaled,
-      ]),
+      ...limits.flatMap((limit) =>
+        [limit.limit, limit.intervalMs, limit.capacity, limit.unitScaled, limit.msScaled].map(String),
+      ),
     ];
     this.#commandTimeoutMs = options.commandTimeoutMs ?? REDIS_RATE_LIMITER_DEFAULTS.commandTimeoutMs;
     this.#onBackendFailure = options.onBackendFailure ?? REDIS_RATE_LIMITER_DEFAULTS.onBackendFailure;
@@ -278,7 +300,7 @@ export class RedisRateLimiterState implements RateLimiterState {
       queueMicrotask(() => {
         // A full batch was replaced in the map by a newer one: leave that one be.
         if (this.#batches.get(batchKey) === opened) this.#batches.delete(batchKey);
-        void this.#decideBatch(opened);
+        this.#decideBatch(opened);
       });
     });
   }
@@ -306,51 +328,94 @@ export class RedisRateLimiterState implements RateLimiterState {
     }
   }
 
-  async #decideAlone(request: RateLimitStateRequest): Promise<RateLimitStateDecision> {
-    const decisions = await this.#decideMany(request, [request]).catch((error: unknown) => error);
-    if (Array.isArray(decisions)) return decisions[0] as RateLimitStateDecision;
-    return this.#fallback(request, decisions);
+  /**
+   * One script call for one request: one promise, settled straight from the reply's reaction (no
+   * async frames in between: this is every decision without batching).
+   */
+  #decideAlone(request: RateLimitStateRequest): Promise<RateLimitStateDecision> {
+    return new Promise((resolve, reject) => {
+      this.#send(request, [request], {
+        onReply: (reply) => {
+          resolve(decisionAt(reply, 0));
+        },
+        onFailure: (error) => {
+          this.#fallback(request, error).then(resolve, reject);
+        },
+      });
+    });
   }
 
-  async #decideBatch(pending: readonly Pending[]): Promise<void> {
+  #decideBatch(pending: readonly Pending[]): void {
     const requests = pending.map((entry) => entry.request);
-    const head = requests[0] as RateLimitStateRequest;
-    const decisions = await this.#decideMany(head, requests).catch((error: unknown) => error);
-    for (const [index, entry] of pending.entries()) {
-      if (Array.isArray(decisions)) entry.resolve(decisions[index] as RateLimitStateDecision);
-      else this.#fallback(entry.request, decisions).then(entry.resolve, entry.reject);
-    }
+    this.#send(requests[0] as RateLimitStateRequest, requests, {
+      onReply: (reply) => {
+        for (let index = 0; index < pending.length; index++) {
+          (pending[index] as Pending).resolve(decisionAt(reply, index));
+        }
+      },
+      onFailure: (error) => {
+        for (const entry of pending) this.#fallback(entry.request, error).then(entry.resolve, entry.reject);
+      },
+    });
   }
 
-  /** One script call for `requests` (all for `head.key` at `head.nowMs`), bounded by the timeout. */
-  async #decideMany(
+  /**
+   * Sends one script call for `requests` (all for `head.key` at `head.nowMs`) and settles it once:
+   * with the decoded reply, or with the error (not connected, a wrong call, Redis's error, a reply
+   * of the wrong shape, or no answer within `commandTimeoutMs` on the limiter's clock).
+   */
+  #send(
     head: RateLimitStateRequest,
     requests: readonly RateLimitStateRequest[],
-  ): Promise<RateLimitStateDecision[]> {
-    if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
-    const args: LuaArgument[] = [this.#nowArg(head.nowMs), this.#limitArgs[0] ?? '', requests.length];
-    for (let index = 1; index < this.#limitArgs.length; index++) args.push(this.#limitArgs[index] ?? 0);
-    for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
-    const call = this.#tracked(acquireScript.run(this.#client, this.#keysFor(head.key), args));
-    const reply = await this.#withTimeout(call);
-    if (reply.length !== requests.length * FIELDS_PER_DECISION) {
-      throw new TypeError(`Lua script "rate-limiter/acquire": expected ${requests.length} decisions`);
+    settlement: Settlement,
+  ): void {
+    let sent: Promise<unknown>;
+    try {
+      if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
+      const limitArgs = this.#limitArgs;
+      const args: LuaArgument[] = [this.#nowArg(head.nowMs), limitArgs[0] ?? '', requests.length];
+      for (let index = 1; index < limitArgs.length; index++) args.push(limitArgs[index] ?? '');
+      for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
+      sent = acquireScript.send(this.#client, this.#keysFor(head.key), args);
+    } catch (error) {
+      settlement.onFailure(error);
+      return;
     }
-    this.#hasConnected = true;
-    this.#succeeded();
-    const decisions: RateLimitStateDecision[] = [];
-    for (let at = 0; at < reply.length; at += FIELDS_PER_DECISION) {
-      decisions.push({
-        allowed: reply[at] === 1,
-        limit: reply[at + 1] ?? 0,
-        remaining: reply[at + 2] ?? 0,
-        retryAfterMs: reply[at + 3] ?? 0,
-        resetAfterMs: reply[at + 4] ?? 0,
-        delayMs: reply[at + 5] ?? 0,
-        source: 'redis',
-      });
-    }
-    return decisions;
+    // Unsettled until Redis answers or the client drops it, not until we stop waiting (see #tracked).
+    this.#unsettled++;
+    let isDone = false;
+    const timer = this.#clock.setTimeout(() => {
+      isDone = true;
+      settlement.onFailure(new CommandTimeoutError(this.#commandTimeoutMs));
+    }, this.#commandTimeoutMs);
+    sent.then(
+      (raw) => {
+        this.#unsettled--;
+        if (isDone) return;
+        isDone = true;
+        this.#clock.clearTimeout(timer);
+        let reply: number[];
+        try {
+          reply = acquireScript.decode(raw);
+          if (reply.length !== requests.length * FIELDS_PER_DECISION) {
+            throw new TypeError(`Lua script "rate-limiter/acquire": expected ${requests.length} decisions`);
+          }
+        } catch (error) {
+          settlement.onFailure(error);
+          return;
+        }
+        this.#hasConnected = true;
+        this.#succeeded();
+        settlement.onReply(reply);
+      },
+      (error: unknown) => {
+        this.#unsettled--;
+        if (isDone) return;
+        isDone = true;
+        this.#clock.clearTimeout(timer);
+        settlement.onFailure(error);
+      },
+    );
   }
 
   /**
@@ -377,7 +442,7 @@ export class RedisRateLimiterState implements RateLimiterState {
     return keys;
   }
 
-  #nowArg(nowMs: number | undefined): number {
+  #nowArg(nowMs: number | undefined): LuaArgument {
     if (nowMs !== undefined) return nowMs;
     return this.#isServerTime ? SERVER_TIME : Math.floor(this.#clock.now());
   }
