@@ -103,9 +103,12 @@ local function saveState(key, state, fields, expiresAt)
     redis.call('DEL', key)
     return
   end
-  local value = str(state[fields[1]]) .. ':' .. str(state[fields[2]])
-  if fields[3] ~= nil then
-    value = value .. ':' .. str(state[fields[3]])
+  -- One string.format per value: each call and each concatenation makes a Lua string.
+  local value
+  if fields[3] == nil then
+    value = string.format('%.0f:%.0f', state[fields[1]], state[fields[2]])
+  else
+    value = string.format('%.0f:%.0f:%.0f', state[fields[1]], state[fields[2]], state[fields[3]])
   end
   redis.call('SET', key, value, 'PX', str(ttl + grace))
 end
