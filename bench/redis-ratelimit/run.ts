@@ -11,8 +11,14 @@
  * its median, so a noisy neighbour on a shared machine hits all of them alike. Every limit is high
  * enough that every decision is an admission: all contenders run their allow path.
  *
+ * Beside the rate, where the time goes: this process's CPU time per decision (the client: ours,
+ * ioredis, the socket writes) and the Redis server's (`INFO cpu`: parsing, the script, replies),
+ * both far steadier than throughput on a shared 2-core machine where client and server compete
+ * for the same cores.
+ *
  * Run: npm run build && npx tsx bench/redis-ratelimit/run.ts
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { redisRateLimiter } from '@hyx/distributed';
@@ -39,12 +45,19 @@ interface Contender {
   readonly call: Call;
 }
 
-interface Row {
+interface Sample {
+  readonly perSecond: number;
+  /** This process's CPU time (user + system) per decision, in µs. */
+  readonly clientCpuUs: number;
+  /** The Redis server's CPU time (user + system) per decision, in µs. */
+  readonly serverCpuUs: number;
+  readonly errors: number;
+}
+
+interface Row extends Sample {
   readonly inFlight: number;
   readonly keys: 'hot key' | '10,000 keys';
   readonly name: string;
-  readonly perSecond: number;
-  readonly errors: number;
 }
 
 const hotKeys = ['hot'];
@@ -77,14 +90,31 @@ async function drive(
   return { count, errors, elapsedMs: performance.now() - startedMs };
 }
 
+/** The server's CPU seconds so far (user + system, its main thread and the rest). */
+async function serverCpuSeconds(server: RedisServer): Promise<number> {
+  const info = String(await server.command('INFO', 'cpu'));
+  const seconds = (field: string): number => Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return seconds('used_cpu_user') + seconds('used_cpu_sys');
+}
+
 async function measure(
+  server: RedisServer,
   contender: Contender,
   keys: readonly string[],
   inFlight: number,
-): Promise<{ perSecond: number; errors: number }> {
+): Promise<Sample> {
   await drive(contender.call, keys, inFlight, WARM_UP_MS);
+  const serverBefore = await serverCpuSeconds(server);
+  const clientBefore = process.cpuUsage();
   const { count, errors, elapsedMs } = await drive(contender.call, keys, inFlight, MEASURE_MS);
-  return { perSecond: (count / elapsedMs) * 1000, errors };
+  const client = process.cpuUsage(clientBefore);
+  const serverAfter = await serverCpuSeconds(server);
+  return {
+    perSecond: (count / elapsedMs) * 1000,
+    clientCpuUs: (client.user + client.system) / count,
+    serverCpuUs: ((serverAfter - serverBefore) * 1e6) / count,
+    errors,
+  };
 }
 
 function median(values: readonly number[]): number {
@@ -149,36 +179,35 @@ try {
   for (const keys of ['hot key', '10,000 keys'] as const) {
     for (const inFlight of IN_FLIGHT) {
       const active = all.filter((contender) => keys === 'hot key' || contender.isHotOnly !== true);
-      const samples = new Map<Contender, { perSecond: number[]; errors: number }>(
-        active.map((contender) => [contender, { perSecond: [], errors: 0 }]),
-      );
+      const samples = new Map<Contender, Sample[]>(active.map((contender) => [contender, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const contender of active) {
-          const result = await measure(contender, keys === 'hot key' ? hotKeys : manyKeys, inFlight);
-          const sample = samples.get(contender) as { perSecond: number[]; errors: number };
-          sample.perSecond.push(result.perSecond);
-          sample.errors += result.errors;
+          const sample = await measure(server, contender, keys === 'hot key' ? hotKeys : manyKeys, inFlight);
+          samples.get(contender)?.push(sample);
         }
       }
-      for (const [contender, sample] of samples) {
-        const row = {
+      for (const [contender, rounds] of samples) {
+        const row: Row = {
           inFlight,
           keys,
           name: contender.name,
-          perSecond: median(sample.perSecond),
-          errors: sample.errors,
+          perSecond: median(rounds.map((sample) => sample.perSecond)),
+          clientCpuUs: median(rounds.map((sample) => sample.clientCpuUs)),
+          serverCpuUs: median(rounds.map((sample) => sample.serverCpuUs)),
+          errors: rounds.reduce((sum, sample) => sum + sample.errors, 0),
         };
         rows.push(row);
         process.stdout.write(
-          `${keys.padEnd(12)} ${String(inFlight).padStart(4)} in flight  ${row.name.padEnd(48)} ${Math.round(row.perSecond).toLocaleString('en-US').padStart(9)} /s\n`,
+          `${keys.padEnd(12)} ${String(inFlight).padStart(4)} in flight  ${row.name.padEnd(48)} ${Math.round(row.perSecond).toLocaleString('en-US').padStart(9)} /s` +
+            `  client ${row.clientCpuUs.toFixed(1).padStart(5)} µs  redis ${row.serverCpuUs.toFixed(1).padStart(5)} µs CPU per decision\n`,
         );
       }
     }
   }
 
   const lines = [
-    '| keys | in flight | case | decisions/s | vs ceiling | errors |',
-    '|---|---:|---|---:|---:|---:|',
+    '| keys | in flight | case | decisions/s | vs ceiling | client CPU µs/decision | Redis CPU µs/decision | errors |',
+    '|---|---:|---|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
     const ceiling = rows.find(
@@ -189,13 +218,17 @@ try {
     );
     const ratio = ceiling === undefined ? '' : `${(row.perSecond / ceiling.perSecond).toFixed(2)}×`;
     lines.push(
-      `| ${row.keys} | ${row.inFlight} | ${row.name} | ${Math.round(row.perSecond).toLocaleString('en-US')} | ${ratio} | ${row.errors} |`,
+      `| ${row.keys} | ${row.inFlight} | ${row.name} | ${Math.round(row.perSecond).toLocaleString('en-US')} | ${ratio} | ` +
+        `${row.clientCpuUs.toFixed(1)} | ${row.serverCpuUs.toFixed(1)} | ${row.errors} |`,
     );
   }
   const redisVersion = /redis_version:(\S+)/.exec(String(await server.command('INFO', 'server')))?.[1];
   process.stdout.write(
     `\n${lines.join('\n')}\n\nnode ${process.version}, redis ${redisVersion ?? '?'}, ${process.platform}/${process.arch}, ` +
-      `median of ${ROUNDS} rounds of ${MEASURE_MS} ms (after ${WARM_UP_MS} ms warm-up) per case\n`,
+      `median of ${ROUNDS} rounds of ${MEASURE_MS} ms (after ${WARM_UP_MS} ms warm-up) per case, ` +
+      `load average ${loadavg()
+        .map((load) => load.toFixed(2))
+        .join(' ')}\n`,
   );
 } finally {
   await server.stop();
