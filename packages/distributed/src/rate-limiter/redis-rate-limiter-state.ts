@@ -33,9 +33,6 @@ const MAX_BATCH_SIZE = 256;
 /** Tells the script to read the server's clock (`TIME`); text, as the client would send it. */
 const SERVER_TIME = '-1';
 
-/** How many keys' Redis key names a state keeps built; past it the cache starts over. */
-const MAX_CACHED_KEYS = 1024;
-
 const acquireScript = new LuaScript({
   ...LUA_SCRIPTS['rate-limiter/acquire'],
   // The request count is checked by the caller; the decoder checks the flat shape. In place: the
@@ -198,8 +195,13 @@ export class RedisRateLimiterState implements RateLimiterState {
   readonly #local: RateLimiterState | undefined;
   readonly #onTransition: ((transition: BackendTransition) => void) | undefined;
   readonly #batches = new Map<string, Pending[]>();
-  /** The `KEYS` of recent keys: building them (escaping, concatenation) on every call is waste. */
-  readonly #keysCache = new Map<string, readonly string[]>();
+  /**
+   * The last key and its `KEYS`, so calls for one hot key build them once. Not a map of recent keys:
+   * over more keys than it held, a map that starts over when full cost more per call than building
+   * (insertions, and entries that outlived the young generation of the GC only to be dropped).
+   */
+  #lastKey: string | undefined;
+  #lastKeys: readonly string[] = [];
   /** Set while Redis is considered down: from the first failure to the next success. */
   #outageStartedMs: number | undefined;
   /**
@@ -433,12 +435,11 @@ export class RedisRateLimiterState implements RateLimiterState {
   }
 
   #keysFor(key: string): readonly string[] {
-    const cached = this.#keysCache.get(key);
-    if (cached !== undefined) return cached;
-    // Throws on a key that is not a string, before anything is cached.
+    if (key === this.#lastKey) return this.#lastKeys;
+    // Throws on a key that is not a string, before anything is kept.
     const keys = this.#keyspace.keysFor(key);
-    if (this.#keysCache.size >= MAX_CACHED_KEYS) this.#keysCache.clear();
-    this.#keysCache.set(key, keys);
+    this.#lastKey = key;
+    this.#lastKeys = keys;
     return keys;
   }
 
