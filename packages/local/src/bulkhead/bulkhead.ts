@@ -441,7 +441,7 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
 
   readonly #afterRelease = (): void => {
     this.#releaseCount++;
-    this.#drain();
+    if (this.#queue.size !== 0) this.#drain();
   };
 
   #emitRejected(reason: 'bulkhead-full' | 'queue-timeout'): void {
