@@ -245,7 +245,9 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
       );
       return { allowed: false, response: unavailableResponse() };
     }
-    return verdictOf([{ limit, key, decision }], cost);
+    if (!decision.allowed) return verdictOf([{ limit, key, decision }], cost);
+    const shown: PolicyDecision = { policyName: limit.policyName, windowMs: limit.windowMs, decision };
+    return { allowed: true, headers: rateLimitHeaders([shown], headerOptionsNow()) };
   };
 
   /** The verdict once every asked limit has answered: allowed by all, or refused by some. */
@@ -272,9 +274,13 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
       windowMs: entry.limit.windowMs,
       decision: entry.decision,
     }));
-    // The clock is read only for the legacy reset time, the one header that needs it.
-    return rateLimitHeaders(decisions, { ...headerOptions, nowMs: headerOptions.legacy ? clock.now() : 0 });
+    return rateLimitHeaders(decisions, headerOptionsNow());
   };
+
+  // The clock is read only for the legacy reset time, the one header that needs it.
+  const headerOptionsWithoutClock = { ...headerOptions, nowMs: 0 };
+  const headerOptionsNow = (): typeof headerOptionsWithoutClock =>
+    headerOptions.legacy ? { ...headerOptions, nowMs: clock.now() } : headerOptionsWithoutClock;
 
   return { check: decide };
 }

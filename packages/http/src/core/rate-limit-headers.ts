@@ -17,18 +17,34 @@ export function secondsCeil(ms: number): number {
   return Math.ceil(ms / 1000);
 }
 
-// Policy names come from configuration, so there are few: each is quoted once.
-const quotedNames = new Map<string, string>();
+/**
+ * What the headers say of one policy name, kept between requests: its quoted name, and its
+ * `RateLimit-Policy` entry for the quota and window it was last built for (constant for a given
+ * limiter, so most requests reuse the string instead of building it again).
+ */
+interface NameEntry {
+  readonly quoted: string;
+  policyEntry: string;
+  quota: number;
+  windowMs: number | undefined;
+}
+
+// Policy names come from configuration, so there are few: each gets one entry.
+const nameEntries = new Map<string, NameEntry>();
+
+function nameEntryOf(policyName: string): NameEntry {
+  let entry = nameEntries.get(policyName);
+  if (entry === undefined) {
+    entry = { quoted: sfString(policyName), policyEntry: '', quota: Number.NaN, windowMs: undefined };
+    if (nameEntries.size < 1000) nameEntries.set(policyName, entry);
+  }
+  return entry;
+}
 
 /** A Structured Field string (RFC 9651 §3.3.3): printable ASCII, with `"` and `\` escaped. */
 function sfString(value: string): string {
-  let quoted = quotedNames.get(value);
-  if (quoted === undefined) {
-    const printable = value.replace(/[^\x20-\x7e]/g, '_');
-    quoted = `"${printable.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
-    if (quotedNames.size < 1000) quotedNames.set(value, quoted);
-  }
-  return quoted;
+  const printable = value.replace(/[^\x20-\x7e]/g, '_');
+  return `"${printable.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
 }
 
 /**
@@ -94,13 +110,19 @@ export function rateLimitHeaders(
 
 /** One limit's entry of `RateLimit-Policy`: `"name";q=100;w=60`. */
 function policyEntry({ policyName, windowMs, decision }: PolicyDecision): string {
-  const window = windowMs !== undefined && isCount(windowMs) ? `;w=${secondsCeil(windowMs)}` : '';
-  return `${sfString(policyName)};q=${decision.limit}${window}`;
+  const entry = nameEntryOf(policyName);
+  if (entry.quota !== decision.limit || entry.windowMs !== windowMs) {
+    const window = windowMs !== undefined && isCount(windowMs) ? `;w=${secondsCeil(windowMs)}` : '';
+    entry.policyEntry = `${entry.quoted};q=${decision.limit}${window}`;
+    entry.quota = decision.limit;
+    entry.windowMs = windowMs;
+  }
+  return entry.policyEntry;
 }
 
 /** One limit's entry of `RateLimit`: `"name";r=42;t=17`. */
 function remainingEntry({ policyName, decision }: PolicyDecision): string {
-  return `${sfString(policyName)};r=${decision.remaining};t=${secondsCeil(decision.resetAfterMs)}`;
+  return `${nameEntryOf(policyName).quoted};r=${decision.remaining};t=${secondsCeil(decision.resetAfterMs)}`;
 }
 
 /** The legacy headers, describing `tightest`. */
