@@ -3,7 +3,7 @@
  * invariant held and every phase showed its effect, 1 otherwise or when the run could not be
  * carried out, 2 for a wrong command line, 128 + the signal's number when interrupted.
  */
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { CliError, USAGE, parseCli } from './cli-options.js';
@@ -27,14 +27,32 @@ class Interrupted extends Error {
 /** Whether the report can be written where asked: checked before a minute is spent on the run. */
 function reportPathProblem(reportPath: string): string | undefined {
   try {
+    // A folder given as the report (`--report /tmp`) would only fail once the run is over.
+    if (existsSync(reportPath) && statSync(reportPath).isDirectory()) {
+      return `--report ${JSON.stringify(reportPath)} is a folder: give the report's file name (e.g. ${JSON.stringify(path.join(reportPath, 'pixi-report.json'))})`;
+    }
+    if (existsSync(reportPath)) accessSync(reportPath, constants.W_OK);
     accessSync(path.dirname(reportPath), constants.W_OK);
     return undefined;
   } catch (error) {
-    return `--report ${JSON.stringify(reportPath)}: its folder cannot be written (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+    return `--report ${JSON.stringify(reportPath)}: it or its folder cannot be written (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
+}
+
+/**
+ * Output piped into a reader that stops early (`| head`) must not end the run: the processes it
+ * started would be stopped without the report. Lines to a closed pipe are dropped instead.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
   }
 }
 
 async function main(): Promise<number> {
+  ignoreClosedPipes();
   let options;
   try {
     options = parseCli(process.argv.slice(2));

@@ -180,4 +180,28 @@ describe('pixi, npm start', () => {
     expect(exitCode).toBe(2);
     expect(stderr).toContain('--instances must be an integer from 1 to 8, got "many"');
   });
+
+  it('refuses a folder as the report before running anything, with exit code 2', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'pixi-report-folder-'));
+    try {
+      const child = spawn(
+        process.execPath,
+        ['--conditions=source', '--import', 'tsx', MAIN, '--no-dashboard', '--report', folder],
+        { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      for (const stream of [child.stdout, child.stderr]) {
+        stream.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+      }
+      const exitCode = await new Promise((resolve) => child.once('exit', resolve));
+      expect(exitCode).toBe(2);
+      expect(output).toContain(`--report ${JSON.stringify(folder)} is a folder`);
+      // Refused up front: no service was started.
+      expect(output).not.toContain('Redis:');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
 });
