@@ -26,6 +26,14 @@ async function acceptedWrites(resource: RedisServer): Promise<string[]> {
   return (await resource.command('LRANGE', 'resource:accepted', '0', '-1')) as string[];
 }
 
+/** 4 candidates on `config`, once the first of them has been elected and has written. */
+async function electedCandidates(config: LeaseCandidateConfig): Promise<LeaseCandidates> {
+  const candidates = new LeaseCandidates(config, 4);
+  const first = await candidates.electedAfter(0);
+  await candidates.wroteWith(first.id, first.token);
+  return candidates;
+}
+
 /** The fault scenarios shared by the leader election (single Redis) and the lock (Cluster). */
 function describeProcessFaults(
   title: string,
@@ -43,9 +51,7 @@ function describeProcessFaults(
       resource = await startRedis();
       const { config, stop } = await setup();
       stopRedis = stop;
-      candidates = new LeaseCandidates({ ...config, resourcePort: resource.port }, 4);
-      const first = await candidates.electedAfter(0);
-      await candidates.wroteWith(first.id, first.token);
+      candidates = await electedCandidates({ ...config, resourcePort: resource.port });
     });
     afterAll(async () => {
       candidates.stop();
@@ -132,18 +138,13 @@ describe('leader election when Redis fails over to its replica and loses the las
 
   beforeAll(async () => {
     [resource, pair] = await Promise.all([startRedis(), startPrimaryWithReplica()]);
-    candidates = new LeaseCandidates(
-      {
-        mode: 'leader',
-        topology: 'single',
-        redisPorts: [pair.primary.port],
-        resourcePort: resource.port,
-        ...timing,
-      },
-      4,
-    );
-    const first = await candidates.electedAfter(0);
-    await candidates.wroteWith(first.id, first.token);
+    candidates = await electedCandidates({
+      mode: 'leader',
+      topology: 'single',
+      redisPorts: [pair.primary.port],
+      resourcePort: resource.port,
+      ...timing,
+    });
   });
   afterAll(async () => {
     candidates.stop();
@@ -194,19 +195,14 @@ describe('leader election on a 3-master Cluster when the master holding the leas
       startRedis(),
       startCluster({ nodeTimeoutMs, replicasPerMaster: 1 }),
     ]);
-    candidates = new LeaseCandidates(
-      {
-        mode: 'leader',
-        topology: 'cluster',
-        // Seeded with every node, so a client still finds the Cluster when a master is gone.
-        redisPorts: [...cluster.nodes, ...cluster.replicas].map((node) => node.port),
-        resourcePort: resource.port,
-        ...timing,
-      },
-      4,
-    );
-    const first = await candidates.electedAfter(0);
-    await candidates.wroteWith(first.id, first.token);
+    candidates = await electedCandidates({
+      mode: 'leader',
+      topology: 'cluster',
+      // Seeded with every node, so a client still finds the Cluster when a master is gone.
+      redisPorts: [...cluster.nodes, ...cluster.replicas].map((node) => node.port),
+      resourcePort: resource.port,
+      ...timing,
+    });
   });
   afterAll(async () => {
     candidates.stop();
