@@ -192,7 +192,6 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
   const decide = async (request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict> => {
     if (isSkipped(request, info)) return NO_HEADERS;
     const cost = costOf(request, info);
-    if (onlyLimit !== undefined) return decideOne(onlyLimit, keyOf(onlyLimit.key, request, info), cost);
     const keys = hasKeyFunctions
       ? await Promise.all(limits.map(async (limit) => keyOf(limit.key, request, info)))
       : limits.map((limit) => keyOf(limit.key, request, info) as string | undefined);
@@ -282,7 +281,21 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
   const headerOptionsNow = (): typeof headerOptionsWithoutClock =>
     headerOptions.legacy ? { ...headerOptions, nowMs: clock.now() } : headerOptionsWithoutClock;
 
-  return { check: decide };
+  // One limit goes straight to `decideOne`: returning its promise from an `async` function would
+  // add a frame and the microtasks of adopting a promise to every request.
+  const check = (request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict> => {
+    if (onlyLimit === undefined) return decide(request, info);
+    try {
+      if (isSkipped(request, info)) return Promise.resolve(NO_HEADERS);
+      const cost = costOf(request, info);
+      return decideOne(onlyLimit, keyOf(onlyLimit.key, request, info), cost);
+    } catch (error) {
+      // A throwing skip, cost or key callback rejects the check, as it does with several limits.
+      return Promise.reject(error);
+    }
+  };
+
+  return { check };
 }
 
 function takenOf<TRequest>(
