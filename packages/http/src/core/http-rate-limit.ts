@@ -151,15 +151,16 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
 
   const hasCostByRoute = Object.keys(costByRoute).length > 0;
 
-  const costOf = (request: TRequest, info: HttpRequestInfo): number => {
-    // Without per-route costs the route is never looked up (finding it costs some frameworks).
-    if (!hasCostByRoute)
-      return typeof options.cost === 'function' ? options.cost(request, info) : (options.cost ?? 1);
+  /** The route's cost, if `costByRoute` names it; the route is looked up only when it has entries. */
+  const routeCostOf = (info: HttpRequestInfo): number | undefined => {
+    if (!hasCostByRoute) return undefined;
     const route = info.route ?? info.path;
-    const byRoute = costByRoute[`${info.method} ${route}`] ?? costByRoute[route];
-    if (byRoute !== undefined) return byRoute;
-    return typeof options.cost === 'function' ? options.cost(request, info) : (options.cost ?? 1);
+    return costByRoute[`${info.method} ${route}`] ?? costByRoute[route];
   };
+
+  const costOf = (request: TRequest, info: HttpRequestInfo): number =>
+    routeCostOf(info) ??
+    (typeof options.cost === 'function' ? options.cost(request, info) : (options.cost ?? 1));
 
   const keyOf = (
     key: RateLimitKey<TRequest>,
@@ -222,10 +223,9 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
   /** `decide` for one limit: the same steps as the general case, without combining. */
   const decideOne = async (
     limit: ResolvedLimit<TRequest>,
-    keyFound: string | undefined | PromiseLike<string | undefined>,
+    key: string | undefined,
     cost: number,
   ): Promise<HttpRateLimitVerdict> => {
-    const key = keyFound as string | undefined;
     if (key === undefined) return NO_HEADERS;
     const pending = limit.limiter.tryAcquire({ key, cost });
     let decision: RateLimitDecision | typeof DECISION_TIMED_OUT;
@@ -288,7 +288,8 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     try {
       if (isSkipped(request, info)) return Promise.resolve(NO_HEADERS);
       const cost = costOf(request, info);
-      return decideOne(onlyLimit, keyOf(onlyLimit.key, request, info), cost);
+      // Without key functions a key is found synchronously.
+      return decideOne(onlyLimit, keyOf(onlyLimit.key, request, info) as string | undefined, cost);
     } catch (error) {
       // A throwing skip, cost or key callback rejects the check, as it does with several limits.
       return Promise.reject(error);
