@@ -83,6 +83,28 @@ describe('rateLimiter', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('tryAcquireNow answers in process with the decision itself, over promises with a promise', async () => {
+    const clock = new FakeClock(START_MS);
+    const memory = limiterOn(clock, { algorithm: 'fixed-window', limit: 3, windowMs: 1000 });
+    expect(memory.tryAcquireNow?.({ key: 'k', cost: 2 })).toEqual(
+      expect.objectContaining({ allowed: true, limit: 3, remaining: 1, retryAfterMs: 0, resetAfterMs: 1000 }),
+    );
+    expect(memory.tryAcquireNow?.({ key: 'k', cost: 2 })).toEqual(
+      expect.objectContaining({ allowed: false, remaining: 1, retryAfterMs: 1000 }),
+    );
+    const asynchronous = limiterOn(clock, { limit: 1, intervalMs: 1000, state: countingAsyncState([]) });
+    const pending = asynchronous.tryAcquireNow?.({ key: 'k' });
+    expect(pending).toBeInstanceOf(Promise);
+    await expect(pending).resolves.toMatchObject({ allowed: true, remaining: 0 });
+  });
+
+  it('tryAcquireNow rejects a bad request as tryAcquire does, without deciding', async () => {
+    const clock = new FakeClock(START_MS);
+    const limiter = limiterOn(clock, { algorithm: 'fixed-window', limit: 3, windowMs: 1000 });
+    await expect(limiter.tryAcquireNow?.({ key: 'k', cost: 0 })).rejects.toBeInstanceOf(RangeError);
+    await expect(limiter.tryAcquire({ key: 'k' })).resolves.toMatchObject({ remaining: 2 });
+  });
+
   it('acquire waits exactly retryAfterMs, asking the state once per wait rather than polling', async () => {
     const clock = new FakeClock(START_MS);
     const calls: RateLimitStateRequest[] = [];
