@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { rateLimiter } from '@hyx/local';
+import { BackendUnavailableError, rateLimiter, type RateLimiter } from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
 import type { HttpRequestInfo } from './http-request-info.js';
@@ -50,5 +50,90 @@ describe('httpRateLimit with one limit (the path that skips combining limits)', 
     ).rejects.toBe(boom);
     const limiter = limits[0]?.limiter;
     expect((await limiter?.tryAcquire({ key: 'ip:10.0.0.1' }))?.remaining).toBe(1);
+  });
+});
+
+describe('httpRateLimit checkNow (a limiter that decides in process answers without a promise)', () => {
+  it('returns the verdict itself: exact headers, then 429 with Retry-After', () => {
+    const clock = new FakeClock(0);
+    const limit = httpRateLimit<unknown>({ limits: oneLimit(clock), clock, legacyHeaders: true });
+    expect(limit.checkNow(undefined, info)).toEqual({
+      allowed: true,
+      headers: {
+        'RateLimit-Policy': '"per-ip";q=2;w=1',
+        RateLimit: '"per-ip";r=1;t=1',
+        'X-RateLimit-Limit': '2',
+        'X-RateLimit-Remaining': '1',
+        'X-RateLimit-Reset': '1',
+      },
+    });
+    expect(limit.checkNow(undefined, info)).toMatchObject({ allowed: true });
+    const refused = limit.checkNow(undefined, info);
+    expect(refused).not.toBeInstanceOf(Promise);
+    if (refused instanceof Promise || refused.allowed) throw new Error('expected a synchronous refusal');
+    expect(refused.response.status).toBe(429);
+    expect(refused.response.headers).toEqual({
+      'RateLimit-Policy': '"per-ip";q=2;w=1',
+      RateLimit: '"per-ip";r=0;t=1',
+      'X-RateLimit-Limit': '2',
+      'X-RateLimit-Remaining': '0',
+      'X-RateLimit-Reset': '1',
+      'Retry-After': '1',
+    });
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('skips a listed path without asking the limiter', () => {
+    const clock = new FakeClock(0);
+    const limits = oneLimit(clock);
+    const limit = httpRateLimit<unknown>({ limits, clock, skipPaths: ['/books/7'] });
+    expect(limit.checkNow(undefined, info)).toEqual({ allowed: true, headers: {} });
+    expect(limits[0]?.limiter.tryAcquireNow?.({ key: 'ip:10.0.0.1' })).toMatchObject({ remaining: 1 });
+  });
+
+  it('rejects what a skip or cost callback throws, without taking a unit', async () => {
+    const clock = new FakeClock(0);
+    const limits = oneLimit(clock);
+    const boom = new Error('callback failed');
+    const throwing = () => {
+      throw boom;
+    };
+    const skipped = httpRateLimit<unknown>({ limits, clock, skip: throwing }).checkNow(undefined, info);
+    const costed = httpRateLimit<unknown>({ limits, clock, cost: throwing }).checkNow(undefined, info);
+    await expect(skipped).rejects.toBe(boom);
+    await expect(costed).rejects.toBe(boom);
+    expect(limits[0]?.limiter.tryAcquireNow?.({ key: 'ip:10.0.0.1' })).toMatchObject({ remaining: 1 });
+  });
+
+  it("asks a wrapper's own tryAcquire when it replaces only that, and watches its promise", async () => {
+    const clock = new FakeClock(0);
+    const [inner] = oneLimit(clock);
+    if (inner === undefined) throw new Error('no limit');
+    const down = new BackendUnavailableError(
+      { policyKind: 'rate-limiter', policyName: 'redis' },
+      new Error('down'),
+    );
+    const failing: RateLimiter = Object.assign(Object.create(inner.limiter) as RateLimiter, {
+      tryAcquire: () => Promise.reject(down),
+    });
+    const verdict = httpRateLimit<unknown>({ limits: [{ limiter: failing }], clock }).checkNow(
+      undefined,
+      info,
+    );
+    expect(verdict).toBeInstanceOf(Promise);
+    await expect(verdict).resolves.toMatchObject({ allowed: false, response: { status: 503 } });
+  });
+
+  it('answers a pending decision with 503 after decisionTimeoutMs, on the watchdog', async () => {
+    const clock = new FakeClock(0);
+    const [inner] = oneLimit(clock);
+    if (inner === undefined) throw new Error('no limit');
+    const hanging: RateLimiter = Object.assign(Object.create(inner.limiter) as RateLimiter, {
+      tryAcquire: () => new Promise<never>(() => {}),
+    });
+    const limit = httpRateLimit<unknown>({ limits: [{ limiter: hanging }], clock, decisionTimeoutMs: 50 });
+    const verdict = limit.checkNow(undefined, info);
+    await clock.advance(50);
+    await expect(verdict).resolves.toMatchObject({ allowed: false, response: { status: 503 } });
   });
 });

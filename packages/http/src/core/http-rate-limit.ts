@@ -42,6 +42,12 @@ export type HttpRateLimitVerdict =
  */
 export interface HttpRateLimit<TRequest> {
   check(request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict>;
+  /**
+   * {@link HttpRateLimit.check} without a promise when there is nothing to wait for: the verdict
+   * itself when every limiter decided in process, a promise when one answers asynchronously
+   * (Redis) or a callback failed (rejected, as `check` rejects). It never throws.
+   */
+  checkNow(request: TRequest, info: HttpRequestInfo): HttpRateLimitVerdict | Promise<HttpRateLimitVerdict>;
 }
 
 interface ResolvedLimit<TRequest> {
@@ -49,6 +55,8 @@ interface ResolvedLimit<TRequest> {
   readonly key: RateLimitKey<TRequest>;
   readonly policyName: string;
   readonly windowMs: number | undefined;
+  /** True when the limiter's `tryAcquireNow` can stand in for its `tryAcquire`. */
+  readonly answersNow: boolean;
 }
 
 interface Taken<TRequest> {
@@ -126,6 +134,7 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     key: limit.key ?? 'ip',
     policyName: limit.policyName ?? limit.limiter.name,
     windowMs: limit.windowMs,
+    answersNow: answersNow(limit.limiter),
   }));
   const clock = options.clock ?? systemClock;
   const trustProxy = options.trustProxy ?? HTTP_RATE_LIMIT_DEFAULTS.trustProxy;
@@ -220,14 +229,30 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     return verdictOf(taken, cost);
   };
 
-  /** `decide` for one limit: the same steps as the general case, without combining. */
-  const decideOne = async (
+  /**
+   * `decide` for one limit: the same steps as the general case, without combining. A limiter that
+   * decides in process answers here and now; only a pending decision needs the watchdog, as only
+   * a limiter that waits on something outside the process can hang.
+   */
+  const decideOne = (
     limit: ResolvedLimit<TRequest>,
     key: string | undefined,
     cost: number,
-  ): Promise<HttpRateLimitVerdict> => {
+  ): HttpRateLimitVerdict | Promise<HttpRateLimitVerdict> => {
     if (key === undefined) return NO_HEADERS;
-    const pending = limit.limiter.tryAcquire({ key, cost });
+    const decided = limit.answersNow
+      ? (limit.limiter.tryAcquireNow?.({ key, cost }) ?? limit.limiter.tryAcquire({ key, cost }))
+      : limit.limiter.tryAcquire({ key, cost });
+    if (isThenable(decided)) return decideOneLater(limit, key, cost, Promise.resolve(decided));
+    return verdictOfOne(limit, key, decided, cost);
+  };
+
+  const decideOneLater = async (
+    limit: ResolvedLimit<TRequest>,
+    key: string,
+    cost: number,
+    pending: Promise<RateLimitDecision>,
+  ): Promise<HttpRateLimitVerdict> => {
     let decision: RateLimitDecision | typeof DECISION_TIMED_OUT;
     try {
       decision = await watchdog.within(pending);
@@ -244,6 +269,15 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
       );
       return { allowed: false, response: unavailableResponse() };
     }
+    return verdictOfOne(limit, key, decision, cost);
+  };
+
+  const verdictOfOne = (
+    limit: ResolvedLimit<TRequest>,
+    key: string,
+    decision: RateLimitDecision,
+    cost: number,
+  ): HttpRateLimitVerdict => {
     if (!decision.allowed) return verdictOf([{ limit, key, decision }], cost);
     const shown: PolicyDecision = { policyName: limit.policyName, windowMs: limit.windowMs, decision };
     return { allowed: true, headers: rateLimitHeaders([shown], headerOptionsNow()) };
@@ -283,10 +317,13 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
 
   // One limit goes straight to `decideOne`: returning its promise from an `async` function would
   // add a frame and the microtasks of adopting a promise to every request.
-  const check = (request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict> => {
+  const checkNow = (
+    request: TRequest,
+    info: HttpRequestInfo,
+  ): HttpRateLimitVerdict | Promise<HttpRateLimitVerdict> => {
     if (onlyLimit === undefined) return decide(request, info);
     try {
-      if (isSkipped(request, info)) return Promise.resolve(NO_HEADERS);
+      if (isSkipped(request, info)) return NO_HEADERS;
       const cost = costOf(request, info);
       // Without key functions a key is found synchronously.
       return decideOne(onlyLimit, keyOf(onlyLimit.key, request, info) as string | undefined, cost);
@@ -296,7 +333,30 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     }
   };
 
-  return { check };
+  const check = (request: TRequest, info: HttpRequestInfo): Promise<HttpRateLimitVerdict> => {
+    const verdict = checkNow(request, info);
+    return verdict instanceof Promise ? verdict : Promise.resolve(verdict);
+  };
+
+  return { check, checkNow };
+}
+
+/**
+ * True when `tryAcquireNow` comes from the same object as `tryAcquire`: a wrapper that replaces
+ * `tryAcquire` (a decorator made with `Object.create(limiter)`, a test double) and inherits the
+ * limiter's `tryAcquireNow` would otherwise be bypassed.
+ */
+function answersNow(limiter: RateLimiter): boolean {
+  if (typeof limiter.tryAcquireNow !== 'function') return false;
+  let owner: object | null = limiter;
+  while (owner !== null && !Object.hasOwn(owner, 'tryAcquire'))
+    owner = Object.getPrototypeOf(owner) as object | null;
+  return owner !== null && Object.hasOwn(owner, 'tryAcquireNow');
+}
+
+/** A limiter's own promise type may be any thenable; only a real decision is used at once. */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 function takenOf<TRequest>(

@@ -1,7 +1,7 @@
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { HttpRateLimitOptions } from '../core/http-rate-limit-options.js';
-import { httpRateLimit } from '../core/http-rate-limit.js';
+import { httpRateLimit, type HttpRateLimitVerdict } from '../core/http-rate-limit.js';
 import { expressRequestInfo, sendPlan } from './express-request-info.js';
 
 /**
@@ -33,18 +33,29 @@ import { expressRequestInfo, sendPlan } from './express-request-info.js';
 export function rateLimit(options: HttpRateLimitOptions<Request>): RequestHandler {
   const limit = httpRateLimit(options);
   return (request, response, next) => {
-    limit.check(request, expressRequestInfo(request)).then(
-      (verdict) => {
-        if (!verdict.allowed) {
-          sendPlan(response, verdict.response);
-          return;
-        }
-        for (const [name, value] of Object.entries(verdict.headers)) response.setHeader(name, value);
-        next();
+    const verdict = limit.checkNow(request, expressRequestInfo(request));
+    // A limiter that decides in process answers at once: no promise, no microtask per request.
+    if (!(verdict instanceof Promise)) {
+      answer(response, verdict, next);
+      return;
+    }
+    verdict.then(
+      (settled) => {
+        answer(response, settled, next);
       },
       (error: unknown) => {
         next(error);
       },
     );
   };
+}
+
+/** Lets the request go on with its headers, or sends the planned answer. */
+function answer(response: Response, verdict: HttpRateLimitVerdict, next: NextFunction): void {
+  if (!verdict.allowed) {
+    sendPlan(response, verdict.response);
+    return;
+  }
+  for (const [name, value] of Object.entries(verdict.headers)) response.setHeader(name, value);
+  next();
 }

@@ -1,7 +1,15 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { circuitBreaker, rateLimiter, timeout, type RateLimiterOptions } from '@hyx/local';
+import {
+  BackendUnavailableError,
+  circuitBreaker,
+  rateLimiter,
+  timeout,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimiterOptions,
+} from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
 import { ClientClosedError } from '../core/protect-core.js';
@@ -75,6 +83,61 @@ describe('fastify hyxRateLimit', () => {
     expect(await get('/books/2', { 'x-forwarded-for': '9.9.9.9, 203.0.113.1', 'x-api-key': 'k2' })).toBe(429);
     expect(await get('/books/3', { 'x-forwarded-for': '203.0.113.2', 'x-api-key': 'k1' })).toBe(429);
     expect(await get('/books/4', { 'x-forwarded-for': '203.0.113.3', 'x-api-key': 'k3' })).toBe(200);
+  });
+});
+
+/** A limiter whose own `tryAcquire` answers with `answer`: the path of a limiter that waits (Redis). */
+function answeringLater(answer: () => Promise<RateLimitDecision>): RateLimiter {
+  return Object.assign(Object.create(frozenLimiter({ limit: 5, intervalMs: 1000 })) as RateLimiter, {
+    tryAcquire: answer,
+  });
+}
+
+describe('fastify hyxRateLimit with a limiter that answers through a promise', () => {
+  it('sends the headers of an allowed decision, 503 when the backend is down, 500 on another error', async () => {
+    const app = Fastify();
+    const allowed = answeringLater(() =>
+      Promise.resolve({ allowed: true, limit: 5, remaining: 4, retryAfterMs: 0, resetAfterMs: 1000 }),
+    );
+    const down = answeringLater(() =>
+      Promise.reject(
+        new BackendUnavailableError({ policyKind: 'rate-limiter', policyName: 'redis' }, new Error('down')),
+      ),
+    );
+    const broken = answeringLater(() => Promise.reject(new Error('limiter bug')));
+    app.get(
+      '/allowed',
+      { onRequest: rateLimitHook({ limits: [{ limiter: allowed, policyName: 'p' }] }) },
+      () => 'ok',
+    );
+    app.get('/down', { onRequest: rateLimitHook({ limits: [{ limiter: down }] }) }, () => 'ok');
+    app.get('/broken', { onRequest: rateLimitHook({ limits: [{ limiter: broken }] }) }, () => 'ok');
+    const url = await start(app);
+    const response = await fetch(`${url}/allowed`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('ratelimit-policy')).toBe('"p";q=5');
+    expect(response.headers.get('ratelimit')).toBe('"p";r=4;t=1');
+    const unavailable = await fetch(`${url}/down`);
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.headers.get('ratelimit')).toBeNull();
+    expect((await fetch(`${url}/broken`)).status).toBe(500);
+  });
+
+  it('answers 503 when the limiter does not answer within decisionTimeoutMs, never hanging', async () => {
+    const clock = new FakeClock(0);
+    const asked = deferred<undefined>();
+    const hanging = answeringLater(() => {
+      asked.resolve(undefined);
+      return new Promise<RateLimitDecision>(() => {});
+    });
+    const app = Fastify();
+    await app.register(hyxRateLimit, { limits: [{ limiter: hanging }], decisionTimeoutMs: 50, clock });
+    app.get('/', () => 'ok');
+    const url = await start(app);
+    const response = fetch(url);
+    await asked.promise;
+    await clock.advance(50);
+    expect((await response).status).toBe(503);
   });
 });
 
