@@ -137,3 +137,35 @@ describe('httpRateLimit checkNow (a limiter that decides in process answers with
     await expect(verdict).resolves.toMatchObject({ allowed: false, response: { status: 503 } });
   });
 });
+
+describe('httpRateLimit keys by IP', () => {
+  it('keys a forwarded client apart from its trusted proxy, whichever comes first', () => {
+    const clock = new FakeClock(0);
+    const limiter = rateLimiter({ name: 'per-ip', limit: 1, intervalMs: 1000, clock });
+    const limit = httpRateLimit<unknown>({ limits: [{ limiter }], clock, trustProxy: 1 });
+    const fromProxy = { ...info, remoteAddress: '10.0.0.2' };
+    const forwarded = { ...fromProxy, headers: { 'x-forwarded-for': '203.0.113.7' } };
+    const allowed = (request: HttpRequestInfo) =>
+      (limit.checkNow(undefined, request) as { allowed: boolean }).allowed;
+    expect([allowed(fromProxy), allowed(forwarded), allowed(fromProxy), allowed(forwarded)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(limiter.tryAcquireNow?.({ key: 'ip:203.0.113.7' })).toMatchObject({ allowed: false });
+    expect(limiter.tryAcquireNow?.({ key: 'ip:10.0.0.2' })).toMatchObject({ allowed: false });
+  });
+
+  it('keys an IPv6 peer by its /56 network, an IPv4-mapped one as IPv4, and one with no address as unknown', () => {
+    const clock = new FakeClock(0);
+    const limiter = rateLimiter({ name: 'per-ip', limit: 1, intervalMs: 1000, clock });
+    const limit = httpRateLimit<unknown>({ limits: [{ limiter }], clock });
+    for (const remoteAddress of ['2001:db8:0:1::7', '::ffff:10.0.0.9', undefined]) {
+      expect(limit.checkNow(undefined, { ...info, remoteAddress })).toMatchObject({ allowed: true });
+    }
+    for (const key of ['ip:2001:db8:0:0:0:0:0:0/56', 'ip:10.0.0.9', 'ip:unknown']) {
+      expect(limiter.tryAcquireNow?.({ key })).toMatchObject({ allowed: false });
+    }
+  });
+});

@@ -65,6 +65,9 @@ interface Taken<TRequest> {
   readonly decision: RateLimitDecision;
 }
 
+/** Peer addresses whose `ip:` key one middleware keeps: a flood of addresses clears it. */
+const MAX_IP_KEYS = 10_000;
+
 const NO_HEADERS: HttpRateLimitVerdict = Object.freeze({ allowed: true, headers: Object.freeze({}) });
 
 function checkNumber(name: string, value: unknown, min: number, integer: boolean): void {
@@ -181,18 +184,33 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
       const value = headerValue(info.headers, key.header);
       return value === undefined || value === '' ? undefined : `header:${value}`;
     }
-    const route = `${info.method} ${info.route ?? info.path}`;
     if (key === 'global') return 'global';
-    if (key === 'route') return `route:${route}`;
-    const ip = clientIp({
-      remoteAddress: info.remoteAddress,
-      forwardedFor: info.headers['x-forwarded-for'],
-      trustProxy,
-      ipv6PrefixLength,
-    });
+    if (key === 'route') return `route:${routeOf(info)}`;
+    const ip = ipKeyOf(info);
+    return key === 'ip' ? ip : `${ip}|route:${routeOf(info)}`;
+  };
+
+  const routeOf = (info: HttpRequestInfo): string => `${info.method} ${info.route ?? info.path}`;
+
+  // Clients repeat: the key of a peer address that alone says who the client is (no proxy
+  // trusted, or no X-Forwarded-For) is kept, so such a request costs one lookup, not the
+  // building of two strings. Cleared when full, as the address cache in client-ip.ts is.
+  const ipKeys = new Map<string, string>();
+
+  const ipKeyOf = (info: HttpRequestInfo): string => {
+    const address = info.remoteAddress;
+    const forwardedFor = info.headers['x-forwarded-for'];
+    const isPeerTheClient = trustProxy === 0 || forwardedFor === undefined;
+    let key = isPeerTheClient && address !== undefined ? ipKeys.get(address) : undefined;
+    if (key !== undefined) return key;
+    const ip = clientIp({ remoteAddress: address, forwardedFor, trustProxy, ipv6PrefixLength });
     // A request whose socket is already gone is still counted, under one shared key.
-    const address = ip ?? 'unknown';
-    return key === 'ip' ? `ip:${address}` : `ip:${address}|route:${route}`;
+    key = `ip:${ip ?? 'unknown'}`;
+    if (isPeerTheClient && address !== undefined) {
+      if (ipKeys.size >= MAX_IP_KEYS) ipKeys.clear();
+      ipKeys.set(address, key);
+    }
+    return key;
   };
 
   // The common shape (one limit, keyed without a function) skips the arrays and `allSettled`
