@@ -11,7 +11,12 @@ import {
 } from './http-rate-limit-options.js';
 import { DECISION_TIMED_OUT, DecisionWatchdog } from './decision-watchdog.js';
 import { jsonResponse, type HttpResponsePlan } from './http-response-plan.js';
-import { rateLimitHeaders, secondsCeil, type PolicyDecision } from './rate-limit-headers.js';
+import {
+  rateLimitHeaders,
+  secondsCeil,
+  singlePolicyHeaders,
+  type PolicyDecision,
+} from './rate-limit-headers.js';
 
 /**
  * What the rate-limit middleware does with one request: let it through (with the headers to add
@@ -57,6 +62,8 @@ interface ResolvedLimit<TRequest> {
   readonly windowMs: number | undefined;
   /** True when the limiter's `tryAcquireNow` can stand in for its `tryAcquire`. */
   readonly answersNow: boolean;
+  /** The headers of an allowed decision when this is the only limit. */
+  readonly headersOfOne: ReturnType<typeof singlePolicyHeaders>;
 }
 
 interface Taken<TRequest> {
@@ -132,13 +139,17 @@ function validate<TRequest>(options: HttpRateLimitOptions<TRequest>): void {
  */
 export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>): HttpRateLimit<TRequest> {
   validate(options);
-  const limits: readonly ResolvedLimit<TRequest>[] = options.limits.map((limit) => ({
-    limiter: limit.limiter,
-    key: limit.key ?? 'ip',
-    policyName: limit.policyName ?? limit.limiter.name,
-    windowMs: limit.windowMs,
-    answersNow: answersNow(limit.limiter),
-  }));
+  const limits: readonly ResolvedLimit<TRequest>[] = options.limits.map((limit) => {
+    const policyName = limit.policyName ?? limit.limiter.name;
+    return {
+      limiter: limit.limiter,
+      key: limit.key ?? 'ip',
+      policyName,
+      windowMs: limit.windowMs,
+      answersNow: answersNow(limit.limiter),
+      headersOfOne: singlePolicyHeaders(policyName, limit.windowMs),
+    };
+  });
   const clock = options.clock ?? systemClock;
   const trustProxy = options.trustProxy ?? HTTP_RATE_LIMIT_DEFAULTS.trustProxy;
   const ipv6PrefixLength = options.ipv6PrefixLength ?? HTTP_RATE_LIMIT_DEFAULTS.ipv6PrefixLength;
@@ -297,8 +308,7 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     cost: number,
   ): HttpRateLimitVerdict => {
     if (!decision.allowed) return verdictOf([{ limit, key, decision }], cost);
-    const shown: PolicyDecision = { policyName: limit.policyName, windowMs: limit.windowMs, decision };
-    return { allowed: true, headers: rateLimitHeaders([shown], headerOptionsNow()) };
+    return { allowed: true, headers: limit.headersOfOne(decision, headerOptionsNow()) };
   };
 
   /** The verdict once every asked limit has answered: allowed by all, or refused by some. */

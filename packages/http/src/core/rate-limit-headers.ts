@@ -108,6 +108,45 @@ export function rateLimitHeaders(
   return headers;
 }
 
+/**
+ * The standard and legacy headers of one limit's decisions, for a middleware with one limit (the
+ * common case): the same headers as {@link rateLimitHeaders} gives for one decision, with the
+ * quoted name and the `RateLimit-Policy` entry kept in the returned function rather than looked
+ * up per request, and no array to build.
+ */
+export function singlePolicyHeaders(
+  policyName: string,
+  windowMs: number | undefined,
+): (
+  decision: RateLimitDecision,
+  options: { readonly standard: boolean; readonly legacy: boolean; readonly nowMs: number },
+) => Record<string, string> {
+  const quoted = sfString(policyName);
+  const window = windowMs !== undefined && isCount(windowMs) ? `;w=${secondsCeil(windowMs)}` : '';
+  const remainingPrefix = `${quoted};r=`;
+  // The quota is the limiter's, constant in practice: the entry is rebuilt only if it changes.
+  let quota = Number.NaN;
+  let policy = '';
+  return (decision, options) => {
+    if (!isShowable(decision)) return {};
+    if (!options.standard) {
+      const headers: Record<string, string> = {};
+      if (options.legacy) addLegacyHeaders(headers, decision, options.nowMs);
+      return headers;
+    }
+    if (quota !== decision.limit) {
+      quota = decision.limit;
+      policy = `${quoted};q=${quota}${window}`;
+    }
+    const headers: Record<string, string> = {
+      'RateLimit-Policy': policy,
+      RateLimit: `${remainingPrefix}${decision.remaining};t=${secondsCeil(decision.resetAfterMs)}`,
+    };
+    if (options.legacy) addLegacyHeaders(headers, decision, options.nowMs);
+    return headers;
+  };
+}
+
 /** One limit's entry of `RateLimit-Policy`: `"name";q=100;w=60`. */
 function policyEntry({ policyName, windowMs, decision }: PolicyDecision): string {
   const entry = nameEntryOf(policyName);
