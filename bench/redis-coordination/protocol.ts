@@ -4,7 +4,8 @@
  */
 
 /** What a throughput job drives: one acquire+release, or one breaker-wrapped or bare Redis call. */
-export type ThroughputCase = 'peer-semaphore' | 'hyx-bulkhead' | 'bare-get' | 'hyx-breaker';
+export type ThroughputCase =
+  'peer-semaphore' | 'hyx-bulkhead' | 'hyx-bulkhead-reuse' | 'bare-get' | 'hyx-breaker';
 
 /** Who holds permits in a crash-recovery trial. */
 export type HolderCase = 'peer-semaphore' | 'hyx-bulkhead';

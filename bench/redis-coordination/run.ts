@@ -67,6 +67,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const NAMES: Readonly<Record<ThroughputCase, string>> = {
   'peer-semaphore': 'peer: redis-semaphore Semaphore',
   'hyx-bulkhead': 'hyx redisBulkhead',
+  'hyx-bulkhead-reuse': 'hyx redisBulkhead, usesPerLease 32',
   'bare-get': 'bare GET (ioredis)',
   'hyx-breaker': 'hyx redisCircuitBreaker (closed) around the GET',
 };
@@ -240,7 +241,7 @@ async function measureThroughput(
   const before = await countersOf(server);
   const startAtMs = Date.now() + WARM_UP_MS;
   const occupancy =
-    operation === 'peer-semaphore' || operation === 'hyx-bulkhead'
+    operation === 'peer-semaphore' || operation === 'hyx-bulkhead' || operation === 'hyx-bulkhead-reuse'
       ? meanOccupancy(server, key, startAtMs, startAtMs + MEASURE_MS)
       : Promise.resolve(undefined);
   const replies = await Promise.all(
@@ -469,7 +470,13 @@ async function main(): Promise<void> {
       for (const limit of LIMITS) {
         const group = `limit ${limit}, ${PROCESSES * IN_FLIGHT_PER_PROCESS} workers`;
         rows.push(
-          ...(await throughputRow(workers, server, group, ['peer-semaphore', 'hyx-bulkhead'], limit)),
+          ...(await throughputRow(
+            workers,
+            server,
+            group,
+            ['peer-semaphore', 'hyx-bulkhead', 'hyx-bulkhead-reuse'],
+            limit,
+          )),
         );
       }
       report.push('', ...throughputTable(rows, 'peer-semaphore'));

@@ -46,8 +46,8 @@ function redisState(settings: BulkheadSettings): BulkheadState {
   const state = new RedisBulkheadState(client, { name: 'contract', leaseMs: 60_000, ...settings });
   states.push(state);
   return {
-    acquire: (key, nowMs) => tracked(state.acquire(key, nowMs)),
-    release: (lease) => tracked(state.release(lease)),
+    acquire: (key, nowMs) => tracked(Promise.resolve(state.acquire(key, nowMs))),
+    release: (lease) => tracked(Promise.resolve(state.release(lease))),
     watch: (key, onFree) => state.watch(key, onFree),
   };
 }

@@ -122,19 +122,31 @@ describe.each(['single', 'cluster'] as const)(
       await stopRedis();
     });
 
-    it('never lets the gauge count more than 10 holders while 4 × 5 callers contend', async () => {
-      for (const id of ids) holders.send(id, { type: 'churn', workers: 5, durationMs: 1_500 });
-      const churned = await waitUntil('every holder has churned', () => {
-        const done = holders.reports.filter((report) => report.type === 'churned');
-        return done.length === ids.length ? done : undefined;
-      });
-      for (const report of churned) {
-        expect(report.errors).toBe(0);
-        expect(report.calls).toBeGreaterThan(0);
-        expect(report.maxGauge).toBeLessThanOrEqual(maxConcurrent);
-      }
-      expect(Number(await admin.eval("return #redis.call('HVALS', KEYS[1])", 1, GAUGE_KEY))).toBe(ids.length);
-    });
+    it.each([
+      ['one lease per call', false],
+      ['usesPerLease 8', true],
+    ])(
+      'never lets the gauge count more than 10 holders while 4 × 5 callers contend (%s)',
+      async (_, usesPerLease) => {
+        const sentAtMs = Date.now();
+        for (const id of ids)
+          holders.send(id, { type: 'churn', workers: 5, durationMs: 1_500, usesPerLease });
+        const churned = await waitUntil('every holder has churned', () => {
+          const done = holders.reports.filter(
+            (report) => report.type === 'churned' && report.atMs >= sentAtMs,
+          );
+          return done.length === ids.length ? done : undefined;
+        });
+        for (const report of churned) {
+          expect(report.errors).toBe(0);
+          expect(report.calls).toBeGreaterThan(0);
+          expect(report.maxGauge).toBeLessThanOrEqual(maxConcurrent);
+        }
+        expect(Number(await admin.eval("return #redis.call('HVALS', KEYS[1])", 1, GAUGE_KEY))).toBe(
+          ids.length,
+        );
+      },
+    );
 
     it('gives all 10 permits back within leaseMs + renewMs when a holder of 5 is SIGKILLed', async () => {
       const [victim = '', other = '', ...waiters] = ids;

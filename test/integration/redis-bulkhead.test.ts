@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { RedisBulkheadState, RedisKeyspace, redisBulkhead, type BackendFailureMode } from '@hyx/distributed';
-import { BackendUnavailableError, type BulkheadPolicy, type ResilienceEvent } from '@hyx/local';
+import { BackendUnavailableError, type BulkheadPolicy, type Lease, type ResilienceEvent } from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
@@ -239,6 +239,176 @@ describe('RedisBulkheadState hand-over', () => {
     await other.release(taken);
     expect(await state.acquire(name)).toBeDefined();
     stop();
+  });
+});
+
+/** How many times Redis has run each of our scripts: `EVALSHA` calls, from INFO commandstats. */
+async function evalshaCalls(): Promise<number> {
+  const info = String(await server.command('INFO', 'commandstats'));
+  const match = /cmdstat_evalsha:calls=(\d+)/.exec(info);
+  return match === null ? 0 : Number(match[1]);
+}
+
+describe('RedisBulkheadState with usesPerLease', () => {
+  it('serves usesPerLease calls in a row with one lease in Redis, each use with its own id, then takes a new lease', async () => {
+    const name = newName();
+    // A fake clock: a kept lease stays kept until the test moves time (no linger timer fires).
+    const state = stateOf(first, { name, usesPerLease: 3, clock: new FakeClock() });
+    const other = stateOf(second, { name });
+    const a = (await state.acquire(name))!;
+    expect(state.release(a)).toBeUndefined(); // kept here, nothing sent
+    const b = state.acquire(name);
+    // Answered at once, without a round-trip: not a promise.
+    expect(b).not.toBeInstanceOf(Promise);
+    const b2 = b as Lease;
+    expect(b2.id).toBe(`${a.id}/2`);
+    expect(b2.fencingToken).toBe(a.fencingToken);
+    expect(await server.command('ZRANGE', keysOf(name).leases, '0', '-1')).toEqual([a.id]);
+    // The permit never came free: another process is refused, and a stale release frees nothing.
+    expect(await other.acquire(name)).toBeUndefined();
+    expect(state.release(a)).toBeUndefined();
+    expect(await other.acquire(name)).toBeUndefined();
+    await state.release(b2);
+    const third = state.acquire(name) as Lease;
+    expect(third.id).toBe(`${a.id}/3`);
+    // The third use was the last: its release goes to Redis.
+    await state.release(third);
+    expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(0);
+    const fresh = (await state.acquire(name))!;
+    expect(fresh.fencingToken).toBeGreaterThan(a.fencingToken);
+    expect(fresh.id).not.toContain(a.id);
+  });
+
+  it('gives a kept lease back to Redis at the next turn of the event loop when nobody here takes it', async () => {
+    const name = newName();
+    const clock = new FakeClock();
+    const state = stateOf(first, { name, usesPerLease: 10, clock });
+    const other = stateOf(second, { name });
+    await state.release((await state.acquire(name))!);
+    expect(await other.acquire(name)).toBeUndefined();
+    expect(clock.pendingTimers).toBeGreaterThan(0);
+    await clock.advance(0);
+    await waitUntil('the kept lease is back in Redis', async () => {
+      return Number(await server.command('ZCARD', keysOf(name).leases)) === 0;
+    });
+    expect(state.heldCount).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+    expect(await other.acquire(name)).toBeDefined();
+  });
+
+  it('renews the use that holds a kept lease, and never keeps a lease a renewal found gone', async () => {
+    const name = newName();
+    const clock = new FakeClock();
+    const lost: string[] = [];
+    const state = stateOf(first, {
+      name,
+      usesPerLease: 10,
+      renewMs: 1000,
+      clock,
+      onLeaseLost: (id) => lost.push(id),
+    });
+    const a = (await state.acquire(name))!;
+    await state.release(a);
+    const b = state.acquire(name) as Lease;
+    const before = b.expiresAtMs!;
+    await delay(5);
+    await clock.advance(1000);
+    await waitUntil('the renewal moved the expiry of the use that holds it', () => b.expiresAtMs! > before);
+    // The member vanishes (a failover lost it): the renewal reports it, and it is not used again.
+    await server.command('ZREM', keysOf(name).leases, a.id);
+    await clock.advance(1000);
+    await waitUntil('the loss is reported', () => lost.length === 1);
+    expect(lost).toEqual([a.id]);
+    await state.release(b);
+    const next = await state.acquire(name);
+    expect(next!.fencingToken).toBeGreaterThan(a.fencingToken);
+  });
+
+  it('gives the permit back after usesPerLease uses while callers wait here, and lets the others hear of it first', async () => {
+    const name = newName();
+    const state = stateOf(first, { name, usesPerLease: 4, clock: new FakeClock() });
+    const other = stateOf(second, { name });
+    const stop = state.watch(name, () => undefined);
+    let lease = (await state.acquire(name))!;
+    for (let use = 2; use <= 4; use++) {
+      await state.release(lease);
+      lease = state.acquire(name) as Lease;
+      expect(lease.id).toMatch(new RegExp(`/${use}$`));
+    }
+    await state.release(lease);
+    expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(0);
+    // No hand-over: this process waits for the notification every process gets...
+    expect(await state.acquire(name)).toBeUndefined();
+    // ...so another process can take the permit meanwhile.
+    expect(await other.acquire(name)).toBeDefined();
+    stop();
+  });
+
+  it('sends one acquire and one release per usesPerLease calls of a loop (INFO commandstats)', async () => {
+    const name = newName();
+    const db = redisBulkhead(first, { name, maxConcurrent: 1, usesPerLease: 5 });
+    const scriptsBefore = await evalshaCalls();
+    for (let call = 0; call < 20; call++) await db.execute(async () => call);
+    // 20 calls, 5 per lease: 4 leases, each one acquire and one release.
+    await waitUntil('the last lease is back in Redis', async () => {
+      return Number(await server.command('ZCARD', keysOf(name).leases)) === 0;
+    });
+    expect((await evalshaCalls()) - scriptsBefore).toBe(8);
+  });
+
+  it('lets another instance in while this one keeps every permit busy: it is not starved', async () => {
+    const name = newName();
+    const options = { name, maxConcurrent: 2, maxQueue: Infinity, usesPerLease: 8 };
+    const busy = redisBulkhead(first, options);
+    const other = redisBulkhead(second, options);
+    // Two loops of `busy` can each keep a permit for 8 calls, then race `other` for it. A fair race
+    // lets `other` finish its 40 calls after some 5 wins; a cap of 5,000 busy calls is 625 races
+    // won by `busy`. Before the fix `other` won about 1 race in 700 and never got there.
+    const CAP = 5_000;
+    let busyCalls = 0;
+    let isOtherDone = false;
+    const busyLoop = async (): Promise<void> => {
+      while (!isOtherDone && busyCalls < CAP) {
+        await busy.execute(async () => undefined);
+        busyCalls++;
+      }
+    };
+    const otherLoop = async (): Promise<void> => {
+      for (let call = 0; call < 20; call++) await other.execute(async () => undefined);
+    };
+    await Promise.all([
+      busyLoop(),
+      busyLoop(),
+      Promise.all([otherLoop(), otherLoop()]).then(() => {
+        isOtherDone = true;
+      }),
+    ]);
+    expect(busyCalls).toBeLessThan(CAP);
+  });
+
+  it('never lets two instances hold more than maxConcurrent permits between them while both loop', async () => {
+    const name = newName();
+    const options = { name, maxConcurrent: 2, maxQueue: Infinity, usesPerLease: 8, pollIntervalMs: 50 };
+    const instances = [redisBulkhead(first, options), redisBulkhead(second, options)];
+    let inside = 0;
+    let mostInside = 0;
+    const callsOf = [0, 0];
+    const loop = async (index: number): Promise<void> => {
+      const instance = instances[index % 2]!;
+      for (let call = 0; call < 40; call++) {
+        await instance.execute(async () => {
+          inside++;
+          mostInside = Math.max(mostInside, inside);
+          await delay(0);
+          inside--;
+        });
+        callsOf[index % 2]!++;
+      }
+    };
+    // 3 callers per instance, 6 in all, contend for 2 permits.
+    await Promise.all([0, 1, 2, 3, 4, 5].map(loop));
+    expect(mostInside).toBe(2);
+    expect(callsOf).toEqual([120, 120]);
   });
 });
 

@@ -79,7 +79,7 @@ export interface RedisBulkheadStateOptions {
   readonly pollIntervalMs?: number | undefined;
   /**
    * The connection for release notifications. By default one `redis.duplicate()`, opened when a
-   * caller first waits and closed once nobody waits; without either (a client with no
+   * caller first waits and closed one second after nobody waits; without either (a client with no
    * `duplicate`), waiters only poll. A given subscriber is never disconnected by the state.
    * @defaultValue `redis.duplicate()` when the client has it
    */
@@ -118,6 +118,18 @@ export interface RedisBulkheadStateOptions {
   readonly localShare?: number | undefined;
   /** Called once when an outage starts and once when Redis answers again; a throw is ignored. */
   readonly onBackendTransition?: ((transition: BackendTransition) => void) | undefined;
+  /**
+   * How many calls of this process one lease may serve in a row, an integer >= 1. With 1, every
+   * call is its own lease in Redis (own id, fencing token and expiry). Above 1, a released lease is
+   * kept in this process and the next acquire of the key here takes it without a round-trip, until
+   * it has served this many calls, or nobody here took it by the next turn of the event loop; then
+   * it goes back to Redis. The limit and crash safety hold as before (a kept lease is a held
+   * permit, renewed, lapsing if this process dies); what changes: the calls served by one lease
+   * share its fencing token, and a busy process keeps a permit for up to this many calls before
+   * other processes can take it (ADR 0008).
+   * @defaultValue 1
+   */
+  readonly usesPerLease?: number | undefined;
 }
 
 /**
@@ -143,6 +155,7 @@ export interface RedisBulkheadOptions
       | 'commandTimeoutMs'
       | 'onBackendFailure'
       | 'localShare'
+      | 'usesPerLease'
     > {}
 
 /**
@@ -161,6 +174,7 @@ export const REDIS_BULKHEAD_DEFAULTS: {
   readonly commandTimeoutMs: number;
   readonly onBackendFailure: BackendFailureMode;
   readonly localShare: number;
+  readonly usesPerLease: number;
 } = Object.freeze({
   leaseMs: 30_000,
   pollIntervalMs: 1_000,
@@ -168,6 +182,7 @@ export const REDIS_BULKHEAD_DEFAULTS: {
   commandTimeoutMs: 100,
   onBackendFailure: 'reject',
   localShare: 1,
+  usesPerLease: 1,
 });
 
 /** Options with every default applied. @internal */
@@ -185,7 +200,11 @@ export interface RedisBulkheadSettings {
   /** `onBackendFailure: 'local'`: the in-process bulkhead's permits. */
   readonly localMaxConcurrent: number;
   readonly onBackendTransition: ((transition: BackendTransition) => void) | undefined;
+  readonly usesPerLease: number;
 }
+
+/** A bound that no sensible setting reaches, so a typo (1e9) is an error, not a permit kept for hours. */
+const MAX_USES_PER_LEASE = 1_000_000;
 
 const FAILURE_MODES: readonly BackendFailureMode[] = ['reject', 'allow', 'local'];
 
@@ -208,6 +227,7 @@ const KNOWN_OPTIONS = new Set([
   'onBackendFailure',
   'localShare',
   'onBackendTransition',
+  'usesPerLease',
 ]);
 
 /**
@@ -299,6 +319,12 @@ export function resolveRedisBulkheadSettings(
       `${label}: onBackendTransition must be a function, got ${describe(onBackendTransition)}`,
     );
   }
+  const usesPerLease = integer(
+    'usesPerLease',
+    options.usesPerLease ?? REDIS_BULKHEAD_DEFAULTS.usesPerLease,
+    1,
+    MAX_USES_PER_LEASE,
+  );
   return Object.freeze({
     name,
     maxConcurrent,
@@ -312,5 +338,6 @@ export function resolveRedisBulkheadSettings(
     onBackendFailure: mode,
     localMaxConcurrent: Math.max(1, Math.floor(maxConcurrent * localShare)),
     onBackendTransition,
+    usesPerLease,
   });
 }

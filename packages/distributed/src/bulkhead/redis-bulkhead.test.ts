@@ -51,6 +51,21 @@ describe('redisBulkhead', () => {
       'redisBulkhead "db": onBackendFailure must be one of "reject", "allow", "local", got "fail-open"',
     ],
     [
+      { maxConcurrent: 2, usesPerLease: 0 },
+      RangeError,
+      'redisBulkhead "db": usesPerLease must be in [1, 1000000], got 0',
+    ],
+    [
+      { maxConcurrent: 2, usesPerLease: 2.5 },
+      TypeError,
+      'redisBulkhead "db": usesPerLease must be an integer, got 2.5',
+    ],
+    [
+      { maxConcurrent: 2, usesPerLease: '8' },
+      TypeError,
+      'redisBulkhead "db": usesPerLease must be an integer, got "8"',
+    ],
+    [
       { maxConcurrent: 2, localShare: '0.5' },
       TypeError,
       'redisBulkhead "db": localShare must be a number, got "0.5"',

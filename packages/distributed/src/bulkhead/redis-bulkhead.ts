@@ -36,6 +36,7 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
       commandTimeoutMs,
       onBackendFailure,
       localShare,
+      usesPerLease,
       ...local
     } = options;
     const name = local.name ?? 'bulkhead';
@@ -56,6 +57,7 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
           commandTimeoutMs,
           onBackendFailure,
           localShare,
+          usesPerLease,
           onBackendTransition: (transition) => {
             this.#emit(transition);
           },

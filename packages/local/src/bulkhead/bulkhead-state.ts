@@ -19,7 +19,11 @@ export interface Lease {
   readonly id: string;
   /** The permit pool the lease belongs to (the key passed to `acquire`). */
   readonly key: string;
-  /** Grows with every grant for a key, never repeats: newer holders have larger tokens. */
+  /**
+   * Grows with every grant for a key, never repeats: newer holders have larger tokens. (A Redis
+   * bulkhead with `usesPerLease` above 1 lets one grant serve several calls in a row: their leases
+   * share its token.)
+   */
   readonly fencingToken: number;
   /** When the lease lapses unless renewed; `undefined` for leases that never expire. */
   readonly expiresAtMs?: number | undefined;
