@@ -124,6 +124,25 @@ describe('httpRateLimit checkNow (a limiter that decides in process answers with
     await expect(verdict).resolves.toMatchObject({ allowed: false, response: { status: 503 } });
   });
 
+  it('rejects a pending decision with what limitedBody throws, never leaving it pending', async () => {
+    const clock = new FakeClock(0);
+    const [inner] = oneLimit(clock);
+    if (inner === undefined) throw new Error('no limit');
+    const refusing: RateLimiter = Object.assign(Object.create(inner.limiter) as RateLimiter, {
+      tryAcquire: () =>
+        Promise.resolve({ allowed: false, limit: 2, remaining: 0, retryAfterMs: 500, resetAfterMs: 1000 }),
+    });
+    const boom = new Error('body failed');
+    const limit = httpRateLimit<unknown>({
+      limits: [{ limiter: refusing }],
+      clock,
+      limitedBody: () => {
+        throw boom;
+      },
+    });
+    await expect(limit.checkNow(undefined, info)).rejects.toBe(boom);
+  });
+
   it('answers a pending decision with 503 after decisionTimeoutMs, on the watchdog', async () => {
     const clock = new FakeClock(0);
     const [inner] = oneLimit(clock);
