@@ -105,6 +105,23 @@ describe('parseCli', () => {
     });
   });
 
+  it('refuses a recovery with nothing to recover from: outage must come right before it', () => {
+    for (const scenario of [
+      'recovery',
+      'steady,recovery',
+      'outage,steady,recovery',
+      'leader-crash,recovery',
+    ]) {
+      expect(() => parseCli(['--scenario', scenario, '--duration', '60'], {})).toThrow(
+        `--scenario ${scenario}: recovery heals the inventory an outage broke, so it needs outage right before it (e.g. --scenario outage,recovery)`,
+      );
+    }
+    expect(parseCli(['--scenario', 'outage,recovery', '--duration', '60'], {}).phases).toEqual([
+      'outage',
+      'recovery',
+    ]);
+  });
+
   it('a negative value gets the range, not the parser\'s "ambiguous"', () => {
     expect(() => parseCli(['--instances', '-1'], {})).toThrow(
       '--instances must be an integer from 1 to 8, got "-1"',

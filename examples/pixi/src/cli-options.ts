@@ -4,7 +4,13 @@
  */
 import { parseArgs } from 'node:util';
 
-import { PHASE_NAMES, minimumDurationS, minimumInstances, type PhaseName } from './run/scenario.js';
+import {
+  PHASE_NAMES,
+  minimumDurationS,
+  minimumInstances,
+  recoveryWithoutOutage,
+  type PhaseName,
+} from './run/scenario.js';
 import { PIXI_SETTINGS } from './settings.js';
 
 /** What the command line asks for. */
@@ -218,6 +224,10 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   if (durationS < neededS)
     throw new CliError(
       `--duration ${durationS} is too short for ${phases.join(',')}: at these settings the phases need at least ${neededS} s`,
+    );
+  if (recoveryWithoutOutage(phases, PIXI_SETTINGS) !== undefined)
+    throw new CliError(
+      `--scenario ${phases.join(',')}: recovery heals the inventory an outage broke, so it needs outage right before it (e.g. --scenario outage,recovery)`,
     );
   const neededInstances = minimumInstances(phases, PIXI_SETTINGS);
   if (instances < neededInstances)

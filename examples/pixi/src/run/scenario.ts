@@ -130,6 +130,26 @@ export function minimumInstances(names: readonly PhaseName[], settings: PixiSett
   return Math.max(1, ...names.map((name) => all[name].minimumInstances));
 }
 
+/**
+ * The first `recovery` in `names` with nothing to recover from: the phase before it left the
+ * inventory healthy, so the breaker is closed when it starts and its check could only fail. Only
+ * `outage` leaves the inventory failing (a leader crash heals it itself).
+ */
+export function recoveryWithoutOutage(
+  names: readonly PhaseName[],
+  settings: PixiSettings,
+): PhaseName | undefined {
+  const all = plans(settings);
+  let isFailing = false;
+  for (const name of names) {
+    if (name === 'recovery' && !isFailing) return name;
+    for (const action of all[name].actions) {
+      if (action.behaviour !== undefined) isFailing = action.behaviour.errorRate > 0;
+    }
+  }
+  return undefined;
+}
+
 /** Schedules `names` (in the given order) over `durationMs`, sharing it by weight. */
 export function schedule(
   names: readonly PhaseName[],
