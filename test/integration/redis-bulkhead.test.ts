@@ -296,6 +296,21 @@ describe('RedisBulkheadState with usesPerLease', () => {
     expect(await other.acquire(name)).toBeDefined();
   });
 
+  it('gives a kept lease nobody took back to Redis even while callers wait here, so every process hears of it', async () => {
+    const name = newName();
+    const clock = new FakeClock();
+    const state = stateOf(first, { name, usesPerLease: 10, clock, pollIntervalMs: 600_000 });
+    const stop = state.watch(name, () => undefined);
+    await state.release((await state.acquire(name))!);
+    await clock.advance(0);
+    // Not swapped for a new lease that would wait for this bulkhead's next ask: released.
+    await waitUntil('the kept lease is back in Redis', async () => {
+      return Number(await server.command('ZCARD', keysOf(name).leases)) === 0;
+    });
+    expect(await stateOf(second, { name }).acquire(name)).toBeDefined();
+    stop();
+  });
+
   it('renews the use that holds a kept lease, and never keeps a lease a renewal found gone', async () => {
     const name = newName();
     const clock = new FakeClock();

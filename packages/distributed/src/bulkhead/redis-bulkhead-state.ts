@@ -533,7 +533,7 @@ export class RedisBulkheadState implements BulkheadState {
     while (reused === undefined && kept.length > 0) {
       const last = kept.pop() as RedisLease;
       if (this.#canKeep(last)) reused = this.#nextUse(last);
-      else void this.#releaseOrHandOver(last, false)?.catch(ignoreError);
+      else this.#returnKept(last);
     }
     if (kept.length === 0) this.#kept.delete(key);
     return reused;
@@ -563,7 +563,16 @@ export class RedisBulkheadState implements BulkheadState {
   #giveBackKept(): void {
     const kept = [...this.#kept.values()].flat();
     this.#kept.clear();
-    for (const lease of kept) void this.#releaseOrHandOver(lease, false)?.catch(ignoreError);
+    for (const lease of kept) this.#returnKept(lease);
+  }
+
+  /**
+   * Sends a kept lease back to Redis, which tells every process, this one included. Never a
+   * hand-over: that waits for the bulkhead's next ask, which a kept lease nobody took does not get.
+   */
+  #returnKept(lease: RedisLease): void {
+    this.#forget(lease);
+    this.#releaseInRedis(lease).catch(ignoreError);
   }
 
   #takeHandOver(key: string): Promise<RedisLease | undefined> | undefined {
