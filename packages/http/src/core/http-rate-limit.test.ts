@@ -188,3 +188,30 @@ describe('httpRateLimit keys by IP', () => {
     }
   });
 });
+
+describe('httpRateLimit readsRoute', () => {
+  const limiter = rateLimiter({ limit: 1, intervalMs: 1000, clock: new FakeClock(0) });
+
+  it.each([
+    ['an ip key', { limits: [{ limiter, key: 'ip' as const }] }, false],
+    [
+      'global and header keys',
+      {
+        limits: [
+          { limiter, key: 'global' as const },
+          { limiter, key: { header: 'x-api-key' } },
+        ],
+      },
+      false,
+    ],
+    ['skipPaths and a fixed cost', { limits: [{ limiter }], skipPaths: ['/health'], cost: 2 }, false],
+    ['a route key', { limits: [{ limiter, key: 'route' as const }] }, true],
+    ['an ip-and-route key', { limits: [{ limiter, key: 'ip-and-route' as const }] }, true],
+    ['a key function', { limits: [{ limiter, key: () => 'k' }] }, true],
+    ['costByRoute', { limits: [{ limiter }], costByRoute: { '/upload': 5 } }, true],
+    ['a cost function', { limits: [{ limiter }], cost: () => 1 }, true],
+    ['a skip function', { limits: [{ limiter }], skip: () => false }, true],
+  ])('is %s -> %s', (_name, options, expected) => {
+    expect(httpRateLimit<unknown>(options).readsRoute).toBe(expected);
+  });
+});

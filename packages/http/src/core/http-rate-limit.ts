@@ -53,6 +53,12 @@ export interface HttpRateLimit<TRequest> {
    * (Redis) or a callback failed (rejected, as `check` rejects). It never throws.
    */
   checkNow(request: TRequest, info: HttpRequestInfo): HttpRateLimitVerdict | Promise<HttpRateLimitVerdict>;
+  /**
+   * Whether a check reads `info.route`: a route key, `costByRoute`, or a callback (which may read
+   * anything). When false, an adapter may leave the route out of the request info, as finding it
+   * costs some frameworks (Fastify builds an object to answer `routeOptions`).
+   */
+  readonly readsRoute: boolean;
 }
 
 interface ResolvedLimit<TRequest> {
@@ -366,7 +372,15 @@ export function httpRateLimit<TRequest>(options: HttpRateLimitOptions<TRequest>)
     return verdict instanceof Promise ? verdict : Promise.resolve(verdict);
   };
 
-  return { check, checkNow };
+  const readsRoute =
+    hasCostByRoute ||
+    options.skip !== undefined ||
+    typeof options.cost === 'function' ||
+    limits.some(
+      (limit) => typeof limit.key === 'function' || limit.key === 'route' || limit.key === 'ip-and-route',
+    );
+
+  return { check, checkNow, readsRoute };
 }
 
 /**

@@ -93,6 +93,23 @@ function answeringLater(answer: () => Promise<RateLimitDecision>): RateLimiter {
   });
 }
 
+describe('fastify hyxRateLimit by route', () => {
+  it('counts every path of a route pattern under that pattern', async () => {
+    const app = Fastify();
+    await app.register(hyxRateLimit, {
+      limits: [{ limiter: frozenLimiter({ limit: 2, intervalMs: 60_000 }), key: 'route' }],
+    });
+    app.get('/books/:id', () => 'book');
+    app.get('/authors/:id', () => 'author');
+    const url = await start(app);
+    const status = (path: string) => fetch(`${url}${path}`).then((response) => response.status);
+    expect([await status('/books/1'), await status('/books/2'), await status('/books/3')]).toEqual([
+      200, 200, 429,
+    ]);
+    expect(await status('/authors/1')).toBe(200);
+  });
+});
+
 describe('fastify hyxRateLimit with a limiter that answers through a promise', () => {
   it('sends the headers of an allowed decision, 503 when the backend is down, 500 on another error', async () => {
     const app = Fastify();

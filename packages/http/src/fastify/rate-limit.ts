@@ -3,7 +3,7 @@ import fastifyPlugin from 'fastify-plugin';
 
 import type { HttpRateLimitOptions } from '../core/http-rate-limit-options.js';
 import { httpRateLimit, type HttpRateLimitVerdict } from '../core/http-rate-limit.js';
-import { fastifyRequestInfo, sendPlan } from './fastify-request-info.js';
+import { fastifyRequestInfo, fastifyRequestInfoWithoutRoute, sendPlan } from './fastify-request-info.js';
 
 /**
  * An `onRequest` hook that limits requests with any hyx `RateLimiter`: put it on one route
@@ -27,8 +27,9 @@ import { fastifyRequestInfo, sendPlan } from './fastify-request-info.js';
  */
 export function rateLimitHook(options: HttpRateLimitOptions<FastifyRequest>): onRequestHookHandler {
   const limit = httpRateLimit(options);
+  const requestInfo = limit.readsRoute ? fastifyRequestInfo : fastifyRequestInfoWithoutRoute;
   return function hyxRateLimitHook(request, reply, done): void {
-    const verdict = limit.checkNow(request, fastifyRequestInfo(request));
+    const verdict = limit.checkNow(request, requestInfo(request));
     if (!(verdict instanceof Promise)) {
       answer(reply, verdict, done);
       return;
