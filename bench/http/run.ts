@@ -9,7 +9,10 @@
  * throughput when other work shares the machine. Never a pass/fail test: the figures go to
  * docs/benchmarks.md, and only ratios within one run mean anything.
  *
- * Run: npm run build && node --import tsx bench/http/run.ts [durationSeconds] [filter]
+ * Run: npm run build && node --import tsx bench/http/run.ts [durationSeconds] [filter] [rounds]
+ *
+ * `filter` keeps the cases whose name contains it (`fastify`, `redis`; `all` keeps every case);
+ * more rounds (3 by default) steady the medians when other work shares the machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -47,11 +50,13 @@ const LABELS: Record<(typeof CASES)[number], string> = {
 };
 
 const durationSeconds = Number(process.argv[2] ?? 10);
-const filter = process.argv[3];
+const filter = process.argv[3] === 'all' ? undefined : process.argv[3];
 const CONNECTIONS = 10;
 const WARM_UP_SECONDS = 2;
 /** Every case runs once per round, in a rotated order; each keeps its median round. */
-const ROUNDS = 3;
+const ROUNDS = Number(process.argv[4] ?? 3);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new RangeError(`rounds must be an integer >= 1, got ${process.argv[4]}`);
 
 interface Row {
   readonly name: (typeof CASES)[number];
