@@ -2,7 +2,8 @@
  * ns per call that telemetry adds to a 4-policy pipeline (retry > circuit breaker > timeout >
  * bulkhead), measured with mitata in one process: no listener, an empty listener (the cost of hyx's
  * own events), the OpenTelemetry adapter on the real SDK with a no-op exporter (by default, which
- * records the outermost policy's duration; with every part's duration; without durations), and the
+ * records the outermost policy's duration; with every part's duration; without durations; with every
+ * part's duration counted in process and reported by a `durationProducer`), and the
  * prom-client adapter. Never a pass/fail test: the figures go to
  * docs/benchmarks.md.
  *
@@ -19,7 +20,7 @@ import {
 import { Registry } from 'prom-client';
 import { measure } from 'mitata';
 import { bulkhead, circuitBreaker, compose, retry, timeout, type Policy } from '@hyx/local';
-import { instrument as instrumentOpenTelemetry } from '@hyx/telemetry/opentelemetry';
+import { durationProducer, instrument as instrumentOpenTelemetry } from '@hyx/telemetry/opentelemetry';
 import { instrument as instrumentPrometheus } from '@hyx/telemetry/prometheus';
 
 /** An exporter that drops everything: the SDK still aggregates, nothing leaves the process. */
@@ -66,6 +67,21 @@ const withOpenTelemetryNoDurations = instrumentOpenTelemetry(pipeline(), {
   meterProvider,
   durations: false,
 }).policy;
+// Durations counted in process and handed to the reader at collection (every part's, by default).
+const durations = durationProducer();
+const producerMeterProvider = new MeterProvider({
+  readers: [
+    new PeriodicExportingMetricReader({
+      exporter: new NoopExporter(),
+      exportIntervalMillis: 10_000,
+      metricProducers: [durations],
+    }),
+  ],
+});
+const withOpenTelemetryProducer = instrumentOpenTelemetry(pipeline(), {
+  meterProvider: producerMeterProvider,
+  durationProducer: durations,
+}).policy;
 const withPrometheus = instrumentPrometheus(pipeline(), { registry: new Registry() }).policy;
 
 const cases: readonly { readonly name: string; readonly fn: () => Promise<unknown> }[] = [
@@ -77,6 +93,10 @@ const cases: readonly { readonly name: string; readonly fn: () => Promise<unknow
     fn: () => withOpenTelemetryAllDurations.execute(work),
   },
   { name: 'OpenTelemetry, durations: false', fn: () => withOpenTelemetryNoDurations.execute(work) },
+  {
+    name: 'OpenTelemetry, durationProducer (every part)',
+    fn: () => withOpenTelemetryProducer.execute(work),
+  },
   { name: 'prom-client', fn: () => withPrometheus.execute(work) },
 ];
 
@@ -111,3 +131,4 @@ process.stdout.write(
   `\n${lines.join('\n')}\n\nnode ${process.version}, ${process.platform}/${process.arch}\n`,
 );
 await meterProvider.shutdown();
+await producerMeterProvider.shutdown();

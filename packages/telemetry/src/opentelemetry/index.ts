@@ -6,4 +6,12 @@
  */
 export { instrument, type OpenTelemetryInstrumentOptions } from './instrument.js';
 export { ATTEMPT_SPAN_NAME } from './attempt-span-policy.js';
+export {
+  durationProducer,
+  type DurationProducer,
+  type ProducedCollection,
+  type ProducedHistogram,
+  type ProducedHistogramPoint,
+  type ProducedResource,
+} from './duration-producer.js';
 export type { InstrumentOptions, Instrumentation } from '../instrumentation.js';

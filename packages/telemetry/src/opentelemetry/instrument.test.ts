@@ -23,6 +23,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { OtelHarness } from '../test-support/otel-harness.js';
 import { ScriptedPolicy } from '../test-support/scripted-policy.js';
 import { ATTEMPT_SPAN_NAME } from './attempt-span-policy.js';
+import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+
+import { durationProducer } from './duration-producer.js';
 import { instrument } from './instrument.js';
 
 /** Bucket counts of the duration histogram with one observation in bucket `index` (0: <= 1 ms). */
@@ -355,6 +358,77 @@ describe('OpenTelemetry metrics', () => {
     expect(metrics.get('hyx.execution.duration')?.points.map((point) => point.value)).toEqual([
       { count: 1, sum: 0, counts: oneIn(0) },
     ]);
+  });
+});
+
+describe('OpenTelemetry durations through a durationProducer', () => {
+  /** The retried pipeline of the `durations: true` case above, run once on `clock`. */
+  async function runRetriedPipeline(options: Parameters<typeof instrument>[1]): Promise<void> {
+    const pipeline = compose(
+      retry({ name: 'api-retry', maxAttempts: 3, backoff: backoff.constant({ delayMs: 100 }), clock }),
+      timeout({ name: 'db', timeoutMs: 50, clock }),
+    );
+    const { policy } = instrument(pipeline, options);
+    const call = policy.execute((executionContext) =>
+      workOn(clock, executionContext.attempt === 1 ? undefined : 10)(executionContext),
+    );
+    await clock.advance(160);
+    await expect(call).resolves.toBe('ok');
+  }
+
+  it("reports every part's durations through the reader, exactly as the SDK histogram does", async () => {
+    await runRetriedPipeline({ meterProvider: harness.meterProvider, durations: true });
+    const fromSdk = (await harness.collect()).get('hyx.execution.duration');
+
+    const durations = durationProducer();
+    // The SDK's own type: a producer is what a MetricReader's `metricProducers` takes.
+    const asSdkProducer: MetricProducer = durations;
+    const withProducer = new OtelHarness([asSdkProducer]);
+    try {
+      await runRetriedPipeline({ meterProvider: withProducer.meterProvider, durationProducer: durations });
+      const metrics = await withProducer.collect();
+      expect(fromSdk?.points).toHaveLength(3);
+      expect(metrics.get('hyx.execution.duration')).toEqual(fromSdk);
+      // The events are still counted by the SDK side, as without a producer.
+      expect(metrics.get('hyx.events')?.points).toHaveLength(5);
+    } finally {
+      await withProducer.shutdown();
+    }
+  });
+
+  it('sums the series of two instrumentations with equal names, and stops reporting one after detach', async () => {
+    const durations = durationProducer();
+    const withProducer = new OtelHarness([durations]);
+    try {
+      const options = { meterProvider: withProducer.meterProvider, durationProducer: durations };
+      const first = instrument(timeout({ name: 'db', timeoutMs: 50, clock }), options);
+      const second = instrument(timeout({ name: 'db', timeoutMs: 50, clock }), options);
+      const calls = [first, second, second].map(({ policy }) => policy.execute(workOn(clock, 20)));
+      await clock.advance(20);
+      await Promise.all(calls);
+      const labels = { 'hyx.policy.kind': 'timeout', 'hyx.policy.name': 'db', 'hyx.outcome': 'success' };
+      const counts = new Array<number>(14).fill(0);
+      counts[3] = 3;
+      expect((await withProducer.collect()).get('hyx.execution.duration')?.points).toEqual([
+        { attributes: labels, value: { count: 3, sum: 0.06, counts } },
+      ]);
+      second.detach();
+      counts[3] = 1;
+      expect((await withProducer.collect()).get('hyx.execution.duration')?.points).toEqual([
+        { attributes: labels, value: { count: 1, sum: 0.02, counts } },
+      ]);
+      first.detach();
+      expect((await withProducer.collect()).get('hyx.execution.duration')).toBeUndefined();
+    } finally {
+      await withProducer.shutdown();
+    }
+  });
+
+  it('refuses a producer that durationProducer() did not make', () => {
+    const forged = { collect: () => durationProducer().collect() };
+    expect(() => instrument(timeout({ timeoutMs: 50 }), { durationProducer: forged })).toThrow(
+      new TypeError('instrument: durationProducer must come from durationProducer()'),
+    );
   });
 });
 

@@ -27,6 +27,7 @@ import {
 } from '../measurements/instruments.js';
 import type { InstrumentId, MeasurementLabels } from '../measurements/measurement.js';
 import { AttemptSpanPolicy } from './attempt-span-policy.js';
+import { DurationSeriesProducer, type DurationProducer } from './duration-producer.js';
 import { spanEventOf } from './span-events.js';
 
 /**
@@ -47,6 +48,15 @@ export interface OpenTelemetryInstrumentOptions extends InstrumentOptions {
    * @defaultValue 'outermost'
    */
   readonly durations?: DurationSelection | undefined;
+  /**
+   * Reports execution durations through this producer (from {@link durationProducer}, registered
+   * with your `MetricReader` as one of its `metricProducers`) instead of an SDK histogram: each
+   * duration is then counted in process, a bucket increment instead of an SDK `record` per call,
+   * so every policy's durations are recorded by default (`durations: true`).
+   *
+   * @defaultValue none: durations go to an SDK `Histogram`
+   */
+  readonly durationProducer?: DurationProducer | undefined;
   /** Where the instruments are created. @defaultValue the global provider (`metrics.getMeterProvider()`) */
   readonly meterProvider?: MeterProvider | undefined;
   /** Where attempt spans are created. @defaultValue the global provider (`trace.getTracerProvider()`) */
@@ -125,10 +135,19 @@ export function instrument<TAlt>(
     SCOPE_NAME,
     TELEMETRY_VERSION,
   );
-  const duration = meter.createHistogram(INSTRUMENTS['execution.duration'].opentelemetry.name, {
-    ...instrumentOptionsOf('execution.duration'),
-    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
-  });
+  const producer = options?.durationProducer;
+  if (producer !== undefined && !(producer instanceof DurationSeriesProducer)) {
+    throw new TypeError('instrument: durationProducer must come from durationProducer()');
+  }
+  // With a producer the histogram is reported by it; an SDK instrument of the same name would
+  // export a second, empty `hyx.execution.duration`.
+  const duration =
+    producer === undefined
+      ? meter.createHistogram(INSTRUMENTS['execution.duration'].opentelemetry.name, {
+          ...instrumentOptionsOf('execution.duration'),
+          advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
+        })
+      : undefined;
   const observables: { readonly [TId in ObservedId]: Observable } = {
     events: meter.createObservableCounter(nameOf('events'), instrumentOptionsOf('events')),
     'circuit.state': meter.createObservableGauge(
@@ -155,17 +174,20 @@ export function instrument<TAlt>(
     {
       exportLabels: attributesOf,
       bucketBounds: DURATION_BUCKETS_SECONDS,
-      // The one synchronous instrument: the API has no way to report a pre-aggregated histogram.
-      isPushed: (instrument) => instrument === 'execution.duration',
+      // The one synchronous instrument: the API has no way to report a pre-aggregated histogram
+      // (a `durationProducer` reports it from the SDK side instead).
+      isPushed: (instrument) => duration !== undefined && instrument === 'execution.duration',
       onRecord: (series: Series<Attributes>, value: number) => {
-        duration.record(value, series.exported);
+        duration?.record(value, series.exported);
       },
     },
     reportError,
     // An SDK record costs about a microsecond (it hashes the attributes), as much as the whole
-    // pipeline: one duration per call by default, the parts' on request (ADR 0007).
-    'outermost',
+    // pipeline: one duration per call by default, the parts' on request (ADR 0007). Counted in
+    // process for a producer, every policy's duration costs next to nothing.
+    producer === undefined ? 'outermost' : true,
   );
+  const detachProducer = producer?.attach(() => store.seriesOf('execution.duration'));
   for (const measurement of initialMeasurementsOf(policy)) store.record(measurement);
 
   const observe: BatchObservableCallback = (observer) => {
@@ -205,6 +227,7 @@ export function instrument<TAlt>(
       if (!isAttached) return;
       isAttached = false;
       unsubscribe();
+      detachProducer?.();
       attemptSpans?.detach();
       try {
         meter.removeBatchObservableCallback(observe, Object.values(observables));

@@ -4,6 +4,7 @@ import {
   DataPointType,
   MeterProvider,
   MetricReader,
+  type MetricProducer,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import {
@@ -15,8 +16,11 @@ import {
 
 /** A metric reader that keeps nothing and exports nowhere: tests call `collect()` themselves. */
 class InMemoryMetricReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  constructor(metricProducers: readonly MetricProducer[]) {
+    super({
+      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
+      metricProducers: [...metricProducers],
+    });
   }
 
   protected override async onShutdown(): Promise<void> {}
@@ -42,12 +46,18 @@ export interface CollectedMetric {
 
 /** The real OpenTelemetry SDK (metrics and traces) wired to in-memory readers. */
 export class OtelHarness {
-  readonly reader = new InMemoryMetricReader();
-  readonly meterProvider = new MeterProvider({ readers: [this.reader] });
+  readonly reader: InMemoryMetricReader;
+  readonly meterProvider: MeterProvider;
   readonly spanExporter = new InMemorySpanExporter();
   readonly tracerProvider = new BasicTracerProvider({
     spanProcessors: [new SimpleSpanProcessor(this.spanExporter)],
   });
+
+  /** @param metricProducers - producers the reader adds to the SDK's metrics (a hyx `durationProducer`) */
+  constructor(metricProducers: readonly MetricProducer[] = []) {
+    this.reader = new InMemoryMetricReader(metricProducers);
+    this.meterProvider = new MeterProvider({ readers: [this.reader] });
+  }
 
   /** Collects every metric of the `@hyx/telemetry` scope. */
   async collect(): Promise<Map<string, CollectedMetric>> {

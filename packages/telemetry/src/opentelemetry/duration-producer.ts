@@ -1,0 +1,227 @@
+import { ValueType, type AttributeValue, type Attributes, type HrTime } from '@opentelemetry/api';
+
+import type { Series } from '../internal/series-store.js';
+import { TELEMETRY_VERSION } from '../internal/version.js';
+import { DURATION_BUCKETS_SECONDS, INSTRUMENTS } from '../measurements/instruments.js';
+
+/**
+ * The shapes a {@link DurationProducer} hands to the SDK, written out here so that this package
+ * needs `@opentelemetry/api` only: they match `@opentelemetry/sdk-metrics`' `CollectionResult`
+ * (a test assigns a producer to the SDK's `MetricProducer` type and reads it through a real
+ * `MetricReader`). The numbers are the SDK's enum values: `DataPointType.HISTOGRAM` is 0,
+ * `AggregationTemporality.CUMULATIVE` is 1.
+ */
+type RawResourceAttribute = [string, AttributeValue | undefined | Promise<AttributeValue | undefined>];
+
+/**
+ * The resource part of a collection. A `MetricReader` keeps its SDK's resource and takes only the
+ * scope metrics of an added producer, so this one is empty.
+ *
+ * @example
+ * ```ts
+ * import { durationProducer } from '@hyx/telemetry/opentelemetry';
+ * const { resourceMetrics } = await durationProducer().collect();
+ * console.log(resourceMetrics.resource.attributes); // {}
+ * ```
+ */
+export interface ProducedResource {
+  readonly attributes: Attributes;
+  merge(other: ProducedResource | null): ProducedResource;
+  getRawAttributes(): RawResourceAttribute[];
+}
+
+/**
+ * One histogram data point: a policy's durations with one label set, cumulative since `startTime`.
+ *
+ * @example
+ * ```ts
+ * import { durationProducer } from '@hyx/telemetry/opentelemetry';
+ * const { resourceMetrics } = await durationProducer().collect();
+ * for (const point of resourceMetrics.scopeMetrics[0]?.metrics[0]?.dataPoints ?? []) console.log(point.value.count);
+ * ```
+ */
+export interface ProducedHistogramPoint {
+  readonly startTime: HrTime;
+  readonly endTime: HrTime;
+  readonly attributes: Attributes;
+  readonly value: {
+    buckets: { boundaries: number[]; counts: number[] };
+    sum: number;
+    count: number;
+  };
+}
+
+/**
+ * The `hyx.execution.duration` histogram as a producer reports it.
+ *
+ * @example
+ * ```ts
+ * import { durationProducer } from '@hyx/telemetry/opentelemetry';
+ * const { resourceMetrics } = await durationProducer().collect();
+ * console.log(resourceMetrics.scopeMetrics[0]?.metrics[0]?.descriptor.name); // hyx.execution.duration
+ * ```
+ */
+export interface ProducedHistogram {
+  readonly descriptor: {
+    readonly name: string;
+    readonly description: string;
+    readonly unit: string;
+    readonly valueType: ValueType;
+    /** The SDK's `InstrumentType`, which its own descriptors carry (some exporters read it). */
+    readonly type: 'HISTOGRAM';
+  };
+  /** `AggregationTemporality.CUMULATIVE`. */
+  readonly aggregationTemporality: 1;
+  /** `DataPointType.HISTOGRAM`. */
+  readonly dataPointType: 0;
+  readonly dataPoints: ProducedHistogramPoint[];
+}
+
+/**
+ * What {@link DurationProducer.collect} answers: an SDK `CollectionResult`.
+ *
+ * @example
+ * ```ts
+ * import { durationProducer, type ProducedCollection } from '@hyx/telemetry/opentelemetry';
+ * const collection: ProducedCollection = await durationProducer().collect();
+ * console.log(collection.errors.length); // 0
+ * ```
+ */
+export interface ProducedCollection {
+  resourceMetrics: {
+    resource: ProducedResource;
+    scopeMetrics: { scope: { name: string; version?: string }; metrics: ProducedHistogram[] }[];
+  };
+  errors: unknown[];
+}
+
+/** An instrumentation's duration series, read at every collection; `startTime` is when it attached. */
+interface Source {
+  readonly series: () => Iterable<Series<Attributes>>;
+  readonly startTime: HrTime;
+}
+
+function hrTimeOf(epochMs: number): HrTime {
+  const seconds = Math.floor(epochMs / 1000);
+  return [seconds, Math.round((epochMs - seconds * 1000) * 1e6)];
+}
+
+const EMPTY_RESOURCE: ProducedResource = Object.freeze({
+  attributes: Object.freeze({}),
+  merge: (other: ProducedResource | null): ProducedResource => other ?? EMPTY_RESOURCE,
+  getRawAttributes: (): RawResourceAttribute[] => [],
+});
+
+/**
+ * Execution durations for OpenTelemetry, counted in process and reported at collection: an SDK
+ * `MetricProducer`. Register it with your `MetricReader` (`metricProducers: [producer]`) and pass it
+ * to {@link instrument} (`durationProducer: producer`): the `hyx.execution.duration` histogram then
+ * costs a bucket increment per call instead of an SDK `record` (about 1 µs: the SDK hashes the
+ * attributes of every recording). Same name, unit, buckets and attributes as the SDK histogram;
+ * cumulative temporality; no exemplars, and views of the SDK do not apply to it.
+ *
+ * @example
+ * ```ts
+ * import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+ * import { compose, retry } from '@hyx/local';
+ * import { durationProducer, instrument } from '@hyx/telemetry/opentelemetry';
+ *
+ * class PullReader extends MetricReader {
+ *   protected async onForceFlush(): Promise<void> {}
+ *   protected async onShutdown(): Promise<void> {}
+ * }
+ * const durations = durationProducer();
+ * const reader = new PullReader({ metricProducers: [durations] });
+ * const meterProvider = new MeterProvider({ readers: [reader] });
+ * const { policy } = instrument(compose(retry({ name: 'api' })), { meterProvider, durationProducer: durations });
+ * await policy.execute(async () => 'ok');
+ * const { resourceMetrics } = await reader.collect();
+ * console.log(resourceMetrics.scopeMetrics.length);
+ * ```
+ */
+export interface DurationProducer {
+  /** Called by the `MetricReader` the producer is registered with, at every collection. */
+  collect(options?: { readonly timeoutMillis?: number | undefined }): Promise<ProducedCollection>;
+}
+
+/** @internal The producer's side that {@link instrument} uses. */
+export class DurationSeriesProducer implements DurationProducer {
+  readonly #sources = new Set<Source>();
+
+  /** Reports `series` from now on; the returned function stops it. */
+  attach(series: () => Iterable<Series<Attributes>>): () => void {
+    const source: Source = { series, startTime: hrTimeOf(Date.now()) };
+    this.#sources.add(source);
+    return () => {
+      this.#sources.delete(source);
+    };
+  }
+
+  collect(): Promise<ProducedCollection> {
+    const endTime = hrTimeOf(Date.now());
+    // Two instrumentations may hold the same series (equal policy names): one point, summed.
+    const points = new Map<string, ProducedHistogramPoint>();
+    for (const source of this.#sources) {
+      for (const series of source.series()) {
+        const counts = series.bucketCounts ?? [];
+        const known = points.get(series.key);
+        if (known === undefined) {
+          points.set(series.key, {
+            startTime: source.startTime,
+            endTime,
+            attributes: series.exported,
+            value: {
+              buckets: { boundaries: [...DURATION_BUCKETS_SECONDS], counts: [...counts] },
+              sum: series.sum,
+              count: series.value,
+            },
+          });
+          continue;
+        }
+        known.value.sum += series.sum;
+        known.value.count += series.value;
+        counts.forEach((count, index) => {
+          known.value.buckets.counts[index] = (known.value.buckets.counts[index] ?? 0) + count;
+        });
+      }
+    }
+    const definition = INSTRUMENTS['execution.duration'];
+    const histogram: ProducedHistogram = {
+      descriptor: {
+        name: definition.opentelemetry.name,
+        description: definition.description,
+        unit: definition.opentelemetry.unit,
+        valueType: ValueType.DOUBLE,
+        type: 'HISTOGRAM',
+      },
+      aggregationTemporality: 1,
+      dataPointType: 0,
+      dataPoints: [...points.values()],
+    };
+    return Promise.resolve({
+      resourceMetrics: {
+        resource: EMPTY_RESOURCE,
+        scopeMetrics:
+          histogram.dataPoints.length === 0
+            ? []
+            : [{ scope: { name: '@hyx/telemetry', version: TELEMETRY_VERSION }, metrics: [histogram] }],
+      },
+      errors: [],
+    });
+  }
+}
+
+/**
+ * A new {@link DurationProducer}: one per `MetricReader`, shared by every {@link instrument} call
+ * that should report through it.
+ *
+ * @example
+ * ```ts
+ * import { durationProducer } from '@hyx/telemetry/opentelemetry';
+ * const durations = durationProducer();
+ * // new PeriodicExportingMetricReader({ exporter, metricProducers: [durations] })
+ * ```
+ */
+export function durationProducer(): DurationProducer {
+  return new DurationSeriesProducer();
+}
