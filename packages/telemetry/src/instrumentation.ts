@@ -16,7 +16,8 @@ export interface InstrumentOptions {
    * whole call's, retries and waits included; a single policy is its own outermost), or a predicate
    * asked once per policy. Events are counted either way.
    *
-   * @defaultValue true (`'outermost'` on OpenTelemetry, where each duration costs an SDK call)
+   * @defaultValue true (`'outermost'` on OpenTelemetry without a `durationProducer`, where each
+   *   duration costs an SDK call)
    */
   readonly durations?: DurationSelection | undefined;
   /**

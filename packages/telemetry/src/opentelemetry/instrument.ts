@@ -43,9 +43,10 @@ export interface OpenTelemetryInstrumentOptions extends InstrumentOptions {
   /**
    * Which policies' execution durations go to the `hyx.execution.duration` histogram. Each one is
    * a synchronous SDK `record` per call (about 1 µs: the SDK hashes the attributes), so only the
-   * outermost policy of a pipeline is recorded unless you ask for more (`true`, or a predicate).
+   * outermost policy of a pipeline is recorded unless you ask for more (`true`, or a predicate) or
+   * give a `durationProducer` (durations counted in process).
    *
-   * @defaultValue 'outermost'
+   * @defaultValue 'outermost'; `true` with a `durationProducer`
    */
   readonly durations?: DurationSelection | undefined;
   /**
