@@ -36,10 +36,10 @@ export {
   type RedisRateLimiterOptions,
   type RedisRateLimiterStateOptions,
 } from './rate-limiter/redis-rate-limiter-options.js';
+export type { BackendTransition } from './backend-guard.js';
 export {
   RedisRateLimiterState,
   redisRateLimiterState,
-  type BackendTransition,
   type RedisRateLimiterStateFactoryOptions,
 } from './rate-limiter/redis-rate-limiter-state.js';
 export { redisRateLimiter } from './rate-limiter/redis-rate-limiter.js';

@@ -1,7 +1,7 @@
 import { MAX_TIMER_DELAY_MS, systemClock, type BulkheadOptions, type Clock } from '@hyx/local';
 
 import type { BackendFailureMode } from '../rate-limiter/redis-rate-limiter-options.js';
-import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
+import type { BackendTransition } from '../backend-guard.js';
 
 /**
  * The slice of a Redis connection that receives release notifications: an ioredis `Redis` or

@@ -19,6 +19,13 @@ import {
   type TransitionReason,
 } from '@hyx/local';
 
+import {
+  BackendDisconnectedError,
+  OutageTracker,
+  isDisconnected,
+  withCommandTimeout,
+  type BackendTransition,
+} from '../backend-guard.js';
 import type { DuplicableRedis, RedisSubscriberLike } from '../bulkhead/redis-bulkhead-options.js';
 import type { Lock, LockHandle } from '../lock/lock.js';
 import { redisLock } from '../lock/redis-lock.js';
@@ -28,7 +35,6 @@ import { LuaScript } from '../lua-script.js';
 import { RedisKeyspace } from '../redis-keys.js';
 import type { LuaArgument, RedisLike } from '../redis-like.js';
 import type { BackendFailureMode } from '../rate-limiter/redis-rate-limiter-options.js';
-import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
 import {
   REDIS_CIRCUIT_BREAKER_DEFAULTS,
   checkRedisCircuitBreakerOptions,
@@ -188,37 +194,9 @@ export interface RedisCircuitBreakerStateFactoryOptions extends RedisCircuitBrea
   readonly onObserved?: ((transition: ObservedTransition) => void) | undefined;
 }
 
-/** What a client tells about its connection (ioredis `status`), when it tells anything. */
-function isDisconnected(client: RedisLike): boolean {
-  const status = (client as { readonly status?: unknown }).status;
-  // Sending while ioredis reconnects would park the command in its offline queue and run it
-  // later, after we decided without it: refuse at once instead.
-  return status === 'reconnecting' || status === 'close' || status === 'end';
-}
-
 /** An error that means "the call is wrong", not "Redis is down": never hidden by a fallback. */
 function isCallerError(error: unknown): boolean {
   return error instanceof TypeError || error instanceof RangeError;
-}
-
-class CommandTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`Redis did not answer within commandTimeoutMs (${timeoutMs} ms)`);
-  }
-
-  override get name(): string {
-    return 'CommandTimeoutError';
-  }
-}
-
-class BackendDisconnectedError extends Error {
-  constructor() {
-    super('the Redis client is not connected');
-  }
-
-  override get name(): string {
-    return 'BackendDisconnectedError';
-  }
 }
 
 const NO_TRANSITIONS: readonly Transition[] = Object.freeze([]);
@@ -290,7 +268,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   readonly #onBackendFailure: BackendFailureMode;
   readonly #isServerTime: boolean;
   readonly #local: CircuitBreakerState | undefined;
-  readonly #onTransition: ((transition: BackendTransition) => void) | undefined;
+  readonly #outage: OutageTracker;
   readonly #onObserved: ((transition: ObservedTransition) => void) | undefined;
   /** Admissions that did not come from Redis: their outcome never goes there. */
   readonly #fallbackAdmissions = new WeakSet<Admission>();
@@ -304,7 +282,6 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   readonly #recoveryHandles = new Map<string, LockHandle>();
   #subscriber: RedisSubscriberLike | undefined;
   #ownsSubscriber = false;
-  #outageStartedMs: number | undefined;
   #isProbing = false;
 
   constructor(
@@ -353,7 +330,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
     this.#commandTimeoutMs = options.commandTimeoutMs ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.commandTimeoutMs;
     this.#onBackendFailure = options.onBackendFailure ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.onBackendFailure;
     this.#isServerTime = (options.time ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.time) === 'server';
-    this.#onTransition = options.onBackendTransition;
+    this.#outage = new OutageTracker(this.#clock, this.#onBackendFailure, options.onBackendTransition);
     this.#onObserved = options.onObserved;
     this.#recoveryLeaseMs = settings.usesHealthCheck ? options.recoveryLeaseMs : undefined;
     this.#recoveryLeader = settings.usesHealthCheck ? options.recoveryLeader : undefined;
@@ -365,7 +342,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
 
   /** Whether the state currently treats Redis as down. */
   get isBackendDown(): boolean {
-    return this.#outageStartedMs !== undefined;
+    return this.#outage.isDown;
   }
 
   /** The newest state this instance has seen of a circuit (replies and messages), if any. */
@@ -411,7 +388,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
       if (isCallerError(error)) throw error;
       // An outcome that cannot reach Redis is lost rather than failing a call that ran: a probe's
       // slot comes back at the half-open deadline.
-      this.#failed(error);
+      this.#outage.failed(error);
       return NO_TRANSITIONS;
     }
     this.#learn(key, reply.generation, reply.state, reply.transitions);
@@ -572,7 +549,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
       return await this.#run(controlScript, key, nowMs, [operation, generation ?? 0, snapshotJson]);
     } catch (error) {
       if (isCallerError(error)) throw error;
-      this.#failed(error);
+      this.#outage.failed(error);
       if (this.#local !== undefined) return undefined;
       throw this.#unavailable(error);
     }
@@ -584,8 +561,9 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
     nowMs: number | undefined,
     operationArgs: readonly LuaArgument[],
   ): Promise<TReply> {
-    if (this.#outageStartedMs !== undefined && this.#isProbing) throw new BackendDisconnectedError();
-    if (isDisconnected(this.#client)) throw new BackendDisconnectedError();
+    if (this.#outage.isDown && this.#isProbing) throw new BackendDisconnectedError();
+    // The breaker does not track a first answer: only a reconnecting or closed client is refused.
+    if (isDisconnected(this.#client, false)) throw new BackendDisconnectedError();
     const args: LuaArgument[] = [
       this.#nowArg(nowMs),
       this.#ttlMs,
@@ -594,7 +572,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
       ...operationArgs,
       ...this.#settingsArgs,
     ];
-    const isProbe = this.#outageStartedMs !== undefined;
+    const isProbe = this.#outage.isDown;
     if (isProbe) this.#isProbing = true;
     const call = script.run(this.#client, this.#keyspace.keysFor(key), args);
     if (isProbe) {
@@ -604,8 +582,8 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
         () => (this.#isProbing = false),
       );
     }
-    const reply = await this.#withTimeout(call);
-    this.#succeeded();
+    const reply = await withCommandTimeout(this.#clock, this.#commandTimeoutMs, call);
+    this.#outage.succeeded();
     return reply;
   }
 
@@ -616,7 +594,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
     error: unknown,
   ): Admission | Promise<Admission> {
     if (isCallerError(error)) throw error as Error;
-    this.#failed(error);
+    this.#outage.failed(error);
     switch (this.#onBackendFailure) {
       case 'reject':
         throw this.#unavailable(error);
@@ -645,25 +623,6 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   #nowArg(nowMs: number | undefined): number {
     if (nowMs !== undefined) return nowMs;
     return this.#isServerTime ? SERVER_TIME : Math.floor(this.#clock.now());
-  }
-
-  /** Resolves or rejects as `work` does, or rejects after `commandTimeoutMs`; the timer is always cleared. */
-  #withTimeout<T>(work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        reject(new CommandTimeoutError(this.#commandTimeoutMs));
-      }, this.#commandTimeoutMs);
-      work.then(
-        (value) => {
-          this.#clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.#clock.clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
   }
 
   /**
@@ -749,27 +708,6 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
       { policyKind: 'circuit-breaker', policyName: this.#settings.name },
       cause,
     );
-  }
-
-  #failed(error: unknown): void {
-    if (this.#outageStartedMs !== undefined) return;
-    this.#outageStartedMs = this.#clock.now();
-    this.#report({ type: 'failed', error, fallback: this.#onBackendFailure });
-  }
-
-  #succeeded(): void {
-    const startedMs = this.#outageStartedMs;
-    if (startedMs === undefined) return;
-    this.#outageStartedMs = undefined;
-    this.#report({ type: 'recovered', outageMs: Math.max(0, this.#clock.now() - startedMs) });
-  }
-
-  #report(transition: BackendTransition): void {
-    try {
-      this.#onTransition?.(transition);
-    } catch {
-      // A listener never changes a decision.
-    }
   }
 }
 

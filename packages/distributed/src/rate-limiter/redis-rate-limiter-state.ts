@@ -12,6 +12,14 @@ import {
   type RateLimiterStateFactory,
 } from '@hyx/local';
 
+import {
+  BackendDisconnectedError,
+  CommandTimeoutError,
+  OutageTracker,
+  isDisconnected,
+  withCommandTimeout,
+  type BackendTransition,
+} from '../backend-guard.js';
 import { LUA_SCRIPTS } from '../lua.generated.js';
 import { integerReply } from '../lua-reply.js';
 import { LuaScript } from '../lua-script.js';
@@ -66,19 +74,8 @@ const refundScript = new LuaScript({
   decode: (reply) => integerReply(reply),
 });
 
-/**
- * What a {@link RedisRateLimiterState} reports about its backend: `'failed'` once when an outage
- * starts, `'recovered'` once when Redis answers again.
- *
- * @example
- * ```ts
- * import type { BackendTransition } from '@hyx/distributed';
- * const log = (transition: BackendTransition) => console.log(transition.type);
- * ```
- */
-export type BackendTransition =
-  | { readonly type: 'failed'; readonly error: unknown; readonly fallback: BackendFailureMode }
-  | { readonly type: 'recovered'; readonly outageMs: number };
+// Until the bulkhead state imports it from its new home.
+export type { BackendTransition } from '../backend-guard.js';
 
 /**
  * Options of {@link redisRateLimiterState}: the Redis options, and who hears about outages.
@@ -110,39 +107,6 @@ interface Pending {
 /** An error that means "the call is wrong", not "Redis is down": never hidden by a fallback. */
 function isCallerError(error: unknown): boolean {
   return error instanceof TypeError || error instanceof RangeError;
-}
-
-/**
- * Whether the client says (ioredis `status`) that a command sent now would not reach Redis at once
- * but wait in its offline queue, and run in a later window after we decided without it. Outside an
- * window after we decided without it. Once Redis has answered, only a `ready` connection counts;
- * before that a starting client is `wait` or `connecting` and queues the first calls on purpose.
- */
-function isDisconnected(client: RedisLike, hasConnected: boolean): boolean {
-  const status = (client as { readonly status?: unknown }).status;
-  if (typeof status !== 'string') return false;
-  if (hasConnected) return status !== 'ready';
-  return status === 'reconnecting' || status === 'close' || status === 'end';
-}
-
-class CommandTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`Redis did not answer within commandTimeoutMs (${timeoutMs} ms)`);
-  }
-
-  override get name(): string {
-    return 'CommandTimeoutError';
-  }
-}
-
-class BackendDisconnectedError extends Error {
-  constructor() {
-    super('the Redis client is not connected');
-  }
-
-  override get name(): string {
-    return 'BackendDisconnectedError';
-  }
 }
 
 /** A fallback decision that lets the request through. */
@@ -193,7 +157,7 @@ export class RedisRateLimiterState implements RateLimiterState {
   readonly #isServerTime: boolean;
   readonly #isBatching: boolean;
   readonly #local: RateLimiterState | undefined;
-  readonly #onTransition: ((transition: BackendTransition) => void) | undefined;
+  readonly #outage: OutageTracker;
   readonly #batches = new Map<string, Pending[]>();
   /**
    * The last key and its `KEYS`, so calls for one hot key build them once. Not a map of recent keys:
@@ -202,8 +166,6 @@ export class RedisRateLimiterState implements RateLimiterState {
    */
   #lastKey: string | undefined;
   #lastKeys: readonly string[] = [];
-  /** Set while Redis is considered down: from the first failure to the next success. */
-  #outageStartedMs: number | undefined;
   /**
    * Script calls sent and not yet settled (answered, failed, or dropped by the client), whether or
    * not we still wait for them. During an outage a call goes to Redis (a probe) only when none is
@@ -264,7 +226,7 @@ export class RedisRateLimiterState implements RateLimiterState {
     this.#onBackendFailure = options.onBackendFailure ?? REDIS_RATE_LIMITER_DEFAULTS.onBackendFailure;
     this.#isServerTime = (options.time ?? REDIS_RATE_LIMITER_DEFAULTS.time) === 'server';
     this.#isBatching = options.batching ?? REDIS_RATE_LIMITER_DEFAULTS.batching;
-    this.#onTransition = options.onBackendTransition;
+    this.#outage = new OutageTracker(this.#clock, this.#onBackendFailure, options.onBackendTransition);
     if (this.#onBackendFailure === 'local') {
       const share = options.localShare ?? REDIS_RATE_LIMITER_DEFAULTS.localShare;
       const capacity = scaledShare(config.capacity, share);
@@ -283,11 +245,11 @@ export class RedisRateLimiterState implements RateLimiterState {
 
   /** Whether the state currently treats Redis as down. */
   get isBackendDown(): boolean {
-    return this.#outageStartedMs !== undefined;
+    return this.#outage.isDown;
   }
 
   tryAcquire(request: RateLimitStateRequest): Promise<RateLimitStateDecision> {
-    if (this.#outageStartedMs !== undefined && this.#unsettled > 0) return this.#fallback(request, undefined);
+    if (this.#outage.isDown && this.#unsettled > 0) return this.#fallback(request, undefined);
     if (!this.#isBatching) return this.#decideAlone(request);
     return new Promise((resolve, reject) => {
       const batchKey = `${request.nowMs ?? ''}:${request.key}`;
@@ -310,7 +272,9 @@ export class RedisRateLimiterState implements RateLimiterState {
   async refund(request: RateLimitRefundRequest): Promise<void> {
     try {
       if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
-      await this.#withTimeout(
+      await withCommandTimeout(
+        this.#clock,
+        this.#commandTimeoutMs,
         this.#tracked(
           refundScript.run(this.#client, this.#keysFor(request.key), [
             this.#nowArg(request.nowMs),
@@ -320,10 +284,10 @@ export class RedisRateLimiterState implements RateLimiterState {
           ]),
         ),
       );
-      this.#succeeded();
+      this.#outage.succeeded();
     } catch (error) {
       if (isCallerError(error)) throw error;
-      this.#failed(error);
+      this.#outage.failed(error);
       // A refund that cannot reach Redis is lost (the units come back when the window moves on).
       if (this.#onBackendFailure === 'reject') throw this.#unavailable(error);
       if (this.#local !== undefined) await this.#local.refund(request);
@@ -407,7 +371,7 @@ export class RedisRateLimiterState implements RateLimiterState {
           return;
         }
         this.#hasConnected = true;
-        this.#succeeded();
+        this.#outage.succeeded();
         settlement.onReply(reply);
       },
       (error: unknown) => {
@@ -448,29 +412,10 @@ export class RedisRateLimiterState implements RateLimiterState {
     return this.#isServerTime ? SERVER_TIME : Math.floor(this.#clock.now());
   }
 
-  /** Resolves or rejects as `work` does, or rejects after `commandTimeoutMs`; the timer is always cleared. */
-  #withTimeout<T>(work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        reject(new CommandTimeoutError(this.#commandTimeoutMs));
-      }, this.#commandTimeoutMs);
-      work.then(
-        (value) => {
-          this.#clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.#clock.clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
   async #fallback(request: RateLimitStateRequest, error: unknown): Promise<RateLimitStateDecision> {
     if (error !== undefined) {
       if (isCallerError(error)) throw error as Error;
-      this.#failed(error);
+      this.#outage.failed(error);
     }
     switch (this.#onBackendFailure) {
       case 'reject':
@@ -486,27 +431,6 @@ export class RedisRateLimiterState implements RateLimiterState {
 
   #unavailable(cause: unknown): BackendUnavailableError {
     return new BackendUnavailableError({ policyKind: 'rate-limiter', policyName: this.#config.name }, cause);
-  }
-
-  #failed(error: unknown): void {
-    if (this.#outageStartedMs !== undefined) return;
-    this.#outageStartedMs = this.#clock.now();
-    this.#report({ type: 'failed', error, fallback: this.#onBackendFailure });
-  }
-
-  #succeeded(): void {
-    const startedMs = this.#outageStartedMs;
-    if (startedMs === undefined) return;
-    this.#outageStartedMs = undefined;
-    this.#report({ type: 'recovered', outageMs: Math.max(0, this.#clock.now() - startedMs) });
-  }
-
-  #report(transition: BackendTransition): void {
-    try {
-      this.#onTransition?.(transition);
-    } catch {
-      // A listener never changes a decision.
-    }
   }
 }
 
