@@ -14,7 +14,7 @@ import {
 
 import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
-import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
+import { PolicyListeners } from '../policy-listeners.js';
 import type { RedisCircuitBreakerOptions } from './redis-circuit-breaker-options.js';
 import { RedisCircuitBreakerState, type ObservedTransition } from './redis-circuit-breaker-state.js';
 
@@ -44,7 +44,7 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
   readonly name: string;
   readonly #inner: CircuitBreakerPolicy;
   #state: RedisCircuitBreakerState | undefined;
-  #listeners: readonly Listener[] = [];
+  readonly #listeners = new PolicyListeners();
 
   constructor(client: RedisLike, options: RedisCircuitBreakerOptions) {
     checkRedisClient(factoryLabel('redisCircuitBreaker', options, CIRCUIT_BREAKER_DEFAULTS.name), client);
@@ -74,7 +74,7 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
           recoveryLeaseMs,
           recoveryLeader,
           onBackendTransition: (transition) => {
-            this.#emitBackend(transition);
+            this.#listeners.emitBackend(this, transition);
           },
           onObserved: (transition) => {
             this.#emitObserved(transition);
@@ -129,19 +129,11 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
   }
 
   onEvent(listener: Listener): () => void {
-    const unsubscribeInner = this.#inner.onEvent(listener);
-    this.#listeners = [...this.#listeners, listener];
-    let isSubscribed = true;
-    return () => {
-      if (!isSubscribed) return;
-      isSubscribed = false;
-      unsubscribeInner();
-      this.#listeners = this.#listeners.filter((candidate) => candidate !== listener);
-    };
+    return this.#listeners.subscribe(listener, this.#inner.onEvent(listener));
   }
 
   #emitObserved(transition: ObservedTransition): void {
-    this.#emit({
+    this.#listeners.emit({
       type: 'circuit.observed',
       policyKind: this.kind,
       policyName: this.name,
@@ -149,25 +141,6 @@ class RedisCircuitBreakerShell implements RedisCircuitBreakerPolicy {
       to: transition.to,
       reason: transition.reason,
     });
-  }
-
-  #emitBackend(transition: BackendTransition): void {
-    const source = { policyKind: this.kind, policyName: this.name };
-    this.#emit(
-      transition.type === 'failed'
-        ? { ...source, type: 'backend.failed', error: transition.error, fallback: transition.fallback }
-        : { ...source, type: 'backend.recovered', outageMs: transition.outageMs },
-    );
-  }
-
-  #emit(event: ResilienceEvent): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A throwing listener never changes a call's result.
-      }
-    }
   }
 }
 

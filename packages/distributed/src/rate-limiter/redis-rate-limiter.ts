@@ -14,7 +14,8 @@ import {
 import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
 import type { RedisRateLimiterOptions } from './redis-rate-limiter-options.js';
-import { redisRateLimiterState, type BackendTransition } from './redis-rate-limiter-state.js';
+import { PolicyListeners } from '../policy-listeners.js';
+import { redisRateLimiterState } from './redis-rate-limiter-state.js';
 
 type Listener = (event: ResilienceEvent) => void;
 
@@ -27,7 +28,7 @@ class RedisRateLimiterPolicy implements RateLimiter {
   readonly name: string;
   readonly algorithm: RateLimitAlgorithmName;
   readonly #inner: RateLimiter;
-  #listeners: readonly Listener[] = [];
+  readonly #listeners = new PolicyListeners();
 
   constructor(client: RedisLike, options: RedisRateLimiterOptions) {
     checkRedisClient(factoryLabel('redisRateLimiter', options, RATE_LIMITER_DEFAULTS.name), client);
@@ -52,7 +53,7 @@ class RedisRateLimiterPolicy implements RateLimiter {
         batching,
         time,
         onBackendTransition: (transition) => {
-          this.#emit(transition);
+          this.#listeners.emitBackend(this, transition);
         },
       }),
     });
@@ -83,32 +84,7 @@ class RedisRateLimiterPolicy implements RateLimiter {
   }
 
   onEvent(listener: Listener): () => void {
-    const unsubscribeInner = this.#inner.onEvent(listener);
-    this.#listeners = [...this.#listeners, listener];
-    let isSubscribed = true;
-    return () => {
-      if (!isSubscribed) return;
-      isSubscribed = false;
-      unsubscribeInner();
-      this.#listeners = this.#listeners.filter((candidate) => candidate !== listener);
-    };
-  }
-
-  #emit(transition: BackendTransition): void {
-    const listeners = this.#listeners;
-    if (listeners.length === 0) return;
-    const source = { policyKind: this.kind, policyName: this.name };
-    const event: ResilienceEvent =
-      transition.type === 'failed'
-        ? { ...source, type: 'backend.failed', error: transition.error, fallback: transition.fallback }
-        : { ...source, type: 'backend.recovered', outageMs: transition.outageMs };
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A throwing listener never changes a call's result.
-      }
-    }
+    return this.#listeners.subscribe(listener, this.#inner.onEvent(listener));
   }
 }
 
