@@ -10,13 +10,18 @@ import {
   type TimerHandle,
 } from '@hyx/local';
 
+import {
+  BackendDisconnectedError,
+  OutageTracker,
+  isDisconnected,
+  withCommandTimeout,
+} from '../backend-guard.js';
 import { LUA_SCRIPTS } from '../lua.generated.js';
 import { checkRedisClient, factoryIn, factoryLabel } from '../redis-client.js';
 import { arrayReply, integerReply } from '../lua-reply.js';
 import { LuaScript } from '../lua-script.js';
 import { RedisKeyspace } from '../redis-keys.js';
 import type { RedisLike } from '../redis-like.js';
-import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
 import {
   resolveRedisBulkheadSettings,
   type DuplicableRedis,
@@ -45,38 +50,6 @@ const MAX_HAND_OVERS = 8;
  * clients' CPU); the connection keeps the process alive at most this long once nobody waits.
  */
 const SUBSCRIBER_LINGER_MS = 1_000;
-
-class CommandTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`Redis did not answer within commandTimeoutMs (${timeoutMs} ms)`);
-  }
-
-  override get name(): string {
-    return 'CommandTimeoutError';
-  }
-}
-
-class BackendDisconnectedError extends Error {
-  constructor() {
-    super('the Redis client is not connected');
-  }
-
-  override get name(): string {
-    return 'BackendDisconnectedError';
-  }
-}
-
-/**
- * Whether the client says (ioredis `status`) that a command sent now would wait in its offline
- * queue instead of reaching Redis. Once Redis has answered, only a `ready` connection counts; before
- * that a starting client is `wait` or `connecting` and queues the first calls on purpose.
- */
-function isDisconnected(client: RedisLike, hasConnected: boolean): boolean {
-  const status = (client as { readonly status?: unknown }).status;
-  if (typeof status !== 'string') return false;
-  if (hasConnected) return status !== 'ready';
-  return status === 'reconnecting' || status === 'close' || status === 'end';
-}
 
 /** What `bulkhead/acquire` answered. */
 type PermitGrant =
@@ -289,8 +262,8 @@ export class RedisBulkheadState implements BulkheadState {
   #isClosed = false;
   /** `onBackendFailure: 'local'`: the in-process bulkhead that guards calls during an outage. */
   readonly #local: MemoryBulkheadState | undefined;
-  /** Set while Redis is considered down: from the first failure to the next answer. */
-  #outageStartedMs: number | undefined;
+  /** Whether Redis is considered down: from the first failure to the next answer. */
+  readonly #outage: OutageTracker;
   /**
    * Acquire scripts sent and not yet settled, whether or not we still wait for them. During an
    * outage an acquire goes to Redis (a probe) only when none is unsettled; the others fall back at
@@ -315,6 +288,11 @@ export class RedisBulkheadState implements BulkheadState {
       parts: ['leases', 'token', 'released'],
     });
     this.#errorSource = { policyKind: 'bulkhead', policyName: this.#settings.name };
+    this.#outage = new OutageTracker(
+      this.#settings.clock,
+      this.#settings.onBackendFailure,
+      this.#settings.onBackendTransition,
+    );
     if (this.#settings.onBackendFailure === 'local') {
       this.#local = new MemoryBulkheadState({ maxConcurrent: this.#settings.localMaxConcurrent });
     }
@@ -322,7 +300,7 @@ export class RedisBulkheadState implements BulkheadState {
 
   /** Whether the state currently treats Redis as down. */
   get isBackendDown(): boolean {
-    return this.#outageStartedMs !== undefined;
+    return this.#outage.isDown;
   }
 
   /** How many leases this state holds (and renews) now, over every key. */
@@ -350,7 +328,7 @@ export class RedisBulkheadState implements BulkheadState {
     const yielded = this.#yieldUntil.get(key);
     if (yielded !== undefined) await yielded;
     // During an outage one acquire at a time asks Redis (the probe); the others fall back at once.
-    if (this.#outageStartedMs !== undefined && this.#unsettled > 0) {
+    if (this.#outage.isDown && this.#unsettled > 0) {
       return this.#acquireWithoutRedis(key, undefined);
     }
     try {
@@ -362,7 +340,7 @@ export class RedisBulkheadState implements BulkheadState {
 
   /** What `onBackendFailure` says when Redis did not answer (`error`) or is known to be down. */
   #acquireWithoutRedis(key: string, error: unknown): Lease | undefined {
-    if (error !== undefined) this.#failed(error);
+    if (error !== undefined) this.#outage.failed(error);
     const cause = error ?? new BackendDisconnectedError();
     switch (this.#settings.onBackendFailure) {
       case 'reject':
@@ -417,7 +395,7 @@ export class RedisBulkheadState implements BulkheadState {
       throw error;
     }
     this.#hasConnected = true;
-    this.#succeeded();
+    this.#outage.succeeded();
     if (!grant.isGranted) {
       this.#noteRefusal(key, grant.nextLapseMs);
       return undefined;
@@ -475,7 +453,7 @@ export class RedisBulkheadState implements BulkheadState {
     const isWatched = !this.#isClosed && (this.#watches.get(lease.key)?.listeners.size ?? 0) > 0;
     const mustYield = isUsedUp || lease.handOvers >= MAX_HAND_OVERS;
     if (isWatched && mustYield) this.#yielding.add(lease.key);
-    const isUp = this.#outageStartedMs === undefined;
+    const isUp = !this.#outage.isDown;
     if (isWatched && isUp && !lease.isLost && !mustYield) {
       // Callers of this key wait here: give this lease back and take a new one in one script, now,
       // for the caller the bulkhead asks `acquire` for right after this resolves. Sent at once, so
@@ -507,7 +485,7 @@ export class RedisBulkheadState implements BulkheadState {
 
   /** Whether a released lease may serve another call here: held, renewed, Redis answering. */
   #canKeep(lease: RedisLease): boolean {
-    return !lease.isLost && !this.#isClosed && this.#outageStartedMs === undefined;
+    return !lease.isLost && !this.#isClosed && !this.#outage.isDown;
   }
 
   /** Keeps a released lease for the next acquire of its key here, until the next turn of the loop. */
@@ -659,43 +637,7 @@ export class RedisBulkheadState implements BulkheadState {
 
   /** Resolves or rejects as `work` does, or rejects after `commandTimeoutMs`; the timer is always cleared. */
   #withTimeout<T>(work: Promise<T>): Promise<T> {
-    const { clock, commandTimeoutMs } = this.#settings;
-    return new Promise<T>((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
-        reject(new CommandTimeoutError(commandTimeoutMs));
-      }, commandTimeoutMs);
-      work.then(
-        (value) => {
-          clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clock.clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  #failed(error: unknown): void {
-    if (this.#outageStartedMs !== undefined) return;
-    this.#outageStartedMs = this.#settings.clock.now();
-    this.#report({ type: 'failed', error, fallback: this.#settings.onBackendFailure });
-  }
-
-  #succeeded(): void {
-    const startedMs = this.#outageStartedMs;
-    if (startedMs === undefined) return;
-    this.#outageStartedMs = undefined;
-    this.#report({ type: 'recovered', outageMs: Math.max(0, this.#settings.clock.now() - startedMs) });
-  }
-
-  #report(transition: BackendTransition): void {
-    try {
-      this.#settings.onBackendTransition?.(transition);
-    } catch {
-      // A listener never changes a decision.
-    }
+    return withCommandTimeout(this.#settings.clock, this.#settings.commandTimeoutMs, work);
   }
 
   #forget(lease: RedisLease): void {

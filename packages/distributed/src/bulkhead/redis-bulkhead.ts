@@ -7,7 +7,7 @@ import {
   type Work,
 } from '@hyx/local';
 
-import type { BackendTransition } from '../rate-limiter/redis-rate-limiter-state.js';
+import { PolicyListeners } from '../policy-listeners.js';
 import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
 import type { DuplicableRedis, RedisBulkheadOptions } from './redis-bulkhead-options.js';
@@ -23,7 +23,7 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
   readonly kind = 'bulkhead' as const;
   readonly name: string;
   readonly #inner: BulkheadPolicy;
-  #listeners: readonly Listener[] = [];
+  readonly #listeners = new PolicyListeners();
 
   constructor(redis: RedisLike & Partial<DuplicableRedis>, options: RedisBulkheadOptions) {
     checkRedisClient(factoryLabel('redisBulkhead', options, BULKHEAD_DEFAULTS.name), redis);
@@ -59,7 +59,7 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
           localShare,
           usesPerLease,
           onBackendTransition: (transition) => {
-            this.#emit(transition);
+            this.#listeners.emitBackend(this, transition);
           },
           ...(local.clock === undefined ? {} : { clock: local.clock }),
         }),
@@ -86,32 +86,7 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
   }
 
   onEvent(listener: Listener): () => void {
-    const unsubscribeInner = this.#inner.onEvent(listener);
-    this.#listeners = [...this.#listeners, listener];
-    let isSubscribed = true;
-    return () => {
-      if (!isSubscribed) return;
-      isSubscribed = false;
-      unsubscribeInner();
-      this.#listeners = this.#listeners.filter((candidate) => candidate !== listener);
-    };
-  }
-
-  #emit(transition: BackendTransition): void {
-    const listeners = this.#listeners;
-    if (listeners.length === 0) return;
-    const source = { policyKind: this.kind, policyName: this.name };
-    const event: ResilienceEvent =
-      transition.type === 'failed'
-        ? { ...source, type: 'backend.failed', error: transition.error, fallback: transition.fallback }
-        : { ...source, type: 'backend.recovered', outageMs: transition.outageMs };
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A throwing listener never changes a call's result.
-      }
-    }
+    return this.#listeners.subscribe(listener, this.#inner.onEvent(listener));
   }
 }
 

@@ -74,9 +74,6 @@ const refundScript = new LuaScript({
   decode: (reply) => integerReply(reply),
 });
 
-// Until the bulkhead state imports it from its new home.
-export type { BackendTransition } from '../backend-guard.js';
-
 /**
  * Options of {@link redisRateLimiterState}: the Redis options, and who hears about outages.
  *

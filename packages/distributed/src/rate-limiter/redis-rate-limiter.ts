@@ -11,10 +11,10 @@ import {
   type Work,
 } from '@hyx/local';
 
+import { PolicyListeners } from '../policy-listeners.js';
 import { FACTORY_KEY, checkRedisClient, factoryLabel } from '../redis-client.js';
 import type { RedisLike } from '../redis-like.js';
 import type { RedisRateLimiterOptions } from './redis-rate-limiter-options.js';
-import { PolicyListeners } from '../policy-listeners.js';
 import { redisRateLimiterState } from './redis-rate-limiter-state.js';
 
 type Listener = (event: ResilienceEvent) => void;
