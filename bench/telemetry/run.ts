@@ -1,6 +1,7 @@
 /**
  * ns per call that telemetry adds to a 4-policy pipeline (retry > circuit breaker > timeout >
- * bulkhead), measured with mitata in one process: no listener, an empty listener (the cost of hyx's
+ * bulkhead), measured in one process in alternating rounds, each case against "no listener" of the
+ * same round: no listener, an empty listener (the cost of hyx's
  * own events), the OpenTelemetry adapter on the real SDK with a no-op exporter (by default, which
  * records the outermost policy's duration; with every part's duration; without durations; with every
  * part's duration counted in process and reported by a `durationProducer`), and the
@@ -18,7 +19,6 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
-import { measure } from 'mitata';
 import { bulkhead, circuitBreaker, compose, retry, timeout, type Policy } from '@hyx/local';
 import { durationProducer, instrument as instrumentOpenTelemetry } from '@hyx/telemetry/opentelemetry';
 import { instrument as instrumentPrometheus } from '@hyx/telemetry/prometheus';
@@ -104,31 +104,57 @@ function formatNs(ns: number): string {
   return ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
 }
 
-// An argument runs only the cases whose name contains it (one case per process is the least noisy).
-const filter = process.argv[2];
-const rows: { name: string; avgNs: number; p50Ns: number; p99Ns: number }[] = [];
-for (const benchCase of cases) {
-  if (filter !== undefined && !benchCase.name.includes(filter)) continue;
-  // One warm-up round outside the measurement so lazy setup (first timer, JIT) is not counted.
-  await benchCase.fn();
-  const stats = await measure(benchCase.fn, { min_cpu_time: 500 * 1e6 });
-  rows.push({ name: benchCase.name, avgNs: stats.avg, p50Ns: stats.p50, p99Ns: stats.p99 });
-  process.stdout.write(`${benchCase.name.padEnd(40)} ${formatNs(stats.avg).padStart(10)}\n`);
+const ROUNDS = 12;
+const CALLS_PER_ROUND = 40_000;
+
+/** ns per call of `CALLS_PER_ROUND` sequential calls. */
+async function timeRound(fn: () => Promise<unknown>): Promise<number> {
+  const startedAt = process.hrtime.bigint();
+  for (let call = 0; call < CALLS_PER_ROUND; call++) await fn();
+  return Number(process.hrtime.bigint() - startedAt) / CALLS_PER_ROUND;
 }
 
-const baseline = rows.find((row) => row.name === 'no listener')?.avgNs ?? 0;
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] ?? Number.NaN;
+}
+
+// An argument keeps only the cases whose name contains it (and always "no listener", the base).
+// Every round times each case once, in an order reversed every other round; what a case adds is
+// the median over rounds of (case - no listener) within the same round, so a change in this VM's
+// speed between rounds (it moves by 2x within a day) does not land in one case only.
+const filter = process.argv[2];
+const chosen = cases.filter(
+  (benchCase) => benchCase.name === 'no listener' || filter === undefined || benchCase.name.includes(filter),
+);
+for (const benchCase of chosen) await timeRound(benchCase.fn); // warm-up: JIT, first timers
+const perCall = new Map<string, number[]>(chosen.map((benchCase) => [benchCase.name, []]));
+const added = new Map<string, number[]>(chosen.map((benchCase) => [benchCase.name, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  const order = round % 2 === 0 ? chosen : [...chosen].reverse();
+  const times = new Map<string, number>();
+  for (const benchCase of order) times.set(benchCase.name, await timeRound(benchCase.fn));
+  const base = times.get('no listener') ?? Number.NaN;
+  for (const [name, ns] of times) {
+    perCall.get(name)?.push(ns);
+    added.get(name)?.push(ns - base);
+  }
+  process.stdout.write(`round ${round + 1}/${ROUNDS}: no listener ${formatNs(base)}\n`);
+}
+
 const lines = [
-  '| 4-policy pipeline (retry > breaker > timeout > bulkhead) | avg / call | p50 | p99 | added vs no listener |',
-  '|---|---:|---:|---:|---:|',
-  ...rows.map(
-    (row) =>
-      `| ${row.name} | ${formatNs(row.avgNs)} | ${formatNs(row.p50Ns)} | ${formatNs(row.p99Ns)} | ${
-        baseline === 0 || row.avgNs === baseline ? '' : `+${formatNs(row.avgNs - baseline)}`
-      } |`,
-  ),
+  '| 4-policy pipeline (retry > breaker > timeout > bulkhead) | per call (median) | added vs no listener (median of paired rounds) | added, range over rounds |',
+  '|---|---:|---:|---:|',
+  ...chosen.map((benchCase) => {
+    const rounds = added.get(benchCase.name) ?? [];
+    const isBase = benchCase.name === 'no listener';
+    return `| ${benchCase.name} | ${formatNs(median(perCall.get(benchCase.name) ?? []))} | ${
+      isBase ? '' : `+${formatNs(median(rounds))}`
+    } | ${isBase ? '' : `${formatNs(Math.min(...rounds))} – ${formatNs(Math.max(...rounds))}`} |`;
+  }),
 ];
 process.stdout.write(
-  `\n${lines.join('\n')}\n\nnode ${process.version}, ${process.platform}/${process.arch}\n`,
+  `\n${lines.join('\n')}\n\n${ROUNDS} rounds of ${CALLS_PER_ROUND} calls per case; node ${process.version}, ${process.platform}/${process.arch}\n`,
 );
 await meterProvider.shutdown();
 await producerMeterProvider.shutdown();
