@@ -308,18 +308,24 @@ describe('RedisBulkheadState with usesPerLease', () => {
     expect(await other.acquire(name)).toBeDefined();
   });
 
-  it('gives a kept lease nobody took back to Redis even while callers wait here, so every process hears of it', async () => {
+  it('hands a kept lease nobody took to the callers waiting here as a new lease, and tells the bulkhead to ask for it', async () => {
     const name = newName();
     const clock = new FakeClock();
     const state = stateOf(first, { name, usesPerLease: 10, clock, pollIntervalMs: 600_000 });
-    const stop = state.watch(name, () => undefined);
-    await state.release((await state.acquire(name))!);
+    let wakes = 0;
+    const stop = state.watch(name, () => wakes++);
+    await waitUntil('subscribed', () => wakes >= 1);
+    const kept = (await state.acquire(name))!;
+    await state.release(kept);
+    const wakesBefore = wakes;
     await clock.advance(0);
-    // Not swapped for a new lease that would wait for this bulkhead's next ask: released.
-    await waitUntil('the kept lease is back in Redis', async () => {
-      return Number(await server.command('ZCARD', keysOf(name).leases)) === 0;
-    });
-    expect(await stateOf(second, { name }).acquire(name)).toBeDefined();
+    // Swapped in one script for a new lease (no other process could take the permit meanwhile),
+    // and the bulkhead is woken to take it: nothing else would make it ask before pollIntervalMs.
+    await waitUntil('the bulkhead is told to ask', () => wakes > wakesBefore);
+    const next = (await state.acquire(name))!;
+    expect(next.id).not.toContain(kept.id);
+    expect(next.fencingToken).toBeGreaterThan(kept.fencingToken);
+    expect(await server.command('ZRANGE', keysOf(name).leases, '0', '-1')).toEqual([next.id]);
     stop();
   });
 

@@ -545,12 +545,28 @@ export class RedisBulkheadState implements BulkheadState {
   }
 
   /**
-   * Sends a kept lease back to Redis, which tells every process, this one included. Never a
-   * hand-over: that waits for the bulkhead's next ask, which a kept lease nobody took does not get.
+   * A kept lease nobody took. With callers of its key waiting here (the bulkhead was busy asking
+   * Redis when it came back), it is swapped for a new lease for them in one script, as a release
+   * with waiters is, and the bulkhead is told to ask once it arrives: no release of its own will
+   * make it ask. Otherwise it goes back to Redis, which tells every process.
    */
   #returnKept(lease: RedisLease): void {
-    this.#forget(lease);
-    this.#releaseInRedis(lease).catch(ignoreError);
+    const watch = this.#watches.get(lease.key);
+    const canHandOver =
+      watch !== undefined &&
+      watch.listeners.size > 0 &&
+      this.#canKeep(lease) &&
+      lease.handOvers < MAX_HAND_OVERS;
+    if (!canHandOver) {
+      this.#forget(lease);
+      this.#releaseInRedis(lease).catch(ignoreError);
+      return;
+    }
+    void this.#releaseOrHandOver(lease, false);
+    const swap = this.#handOvers.get(lease.key)?.at(-1);
+    swap?.then(() => {
+      if (this.#watches.get(lease.key) === watch) this.#callListeners(watch);
+    }, ignoreError);
   }
 
   #takeHandOver(key: string): Promise<RedisLease | undefined> | undefined {
@@ -728,6 +744,14 @@ export class RedisBulkheadState implements BulkheadState {
   #wake(watch: Watch): void {
     this.#newsCount++;
     this.#fullKeys.delete(watch.key);
+    this.#callListeners(watch);
+  }
+
+  /**
+   * Makes the bulkhead ask `acquire` again, without news of a permit freed in Redis: the ask takes
+   * a hand-over waiting for it, and is otherwise answered locally if the key is known to be full.
+   */
+  #callListeners(watch: Watch): void {
     for (const listener of [...watch.listeners]) {
       try {
         listener.onFree();
