@@ -144,16 +144,43 @@ export interface DurationProducer {
   collect(options?: { readonly timeoutMillis?: number | undefined }): Promise<ProducedCollection>;
 }
 
+/** What a detached instrumentation had counted: kept, so a cumulative point never goes down. */
+interface RetiredSeries {
+  readonly key: string;
+  readonly exported: Attributes;
+  readonly startTime: HrTime;
+  readonly count: number;
+  readonly sum: number;
+  readonly counts: readonly number[];
+}
+
 /** @internal The producer's side that {@link instrument} uses. */
 export class DurationSeriesProducer implements DurationProducer {
   readonly #sources = new Set<Source>();
+  readonly #retired = new Map<string, RetiredSeries>();
 
-  /** Reports `series` from now on; the returned function stops it. */
+  /**
+   * Reports `series` from now on; the returned function stops following it. What it counted until
+   * then is still reported (cumulative points never go down, as the SDK keeps reporting a series
+   * whose instrument nobody records to any more).
+   */
   attach(series: () => Iterable<Series<Attributes>>): () => void {
     const source: Source = { series, startTime: hrTimeOf(Date.now()) };
     this.#sources.add(source);
     return () => {
-      this.#sources.delete(source);
+      if (!this.#sources.delete(source)) return;
+      for (const one of source.series()) {
+        const retired = this.#retired.get(one.key);
+        const counts = one.bucketCounts ?? [];
+        this.#retired.set(one.key, {
+          key: one.key,
+          exported: one.exported,
+          startTime: retired?.startTime ?? source.startTime,
+          count: (retired?.count ?? 0) + one.value,
+          sum: (retired?.sum ?? 0) + one.sum,
+          counts: counts.map((count, index) => count + (retired?.counts[index] ?? 0)),
+        });
+      }
     };
   }
 
@@ -161,28 +188,47 @@ export class DurationSeriesProducer implements DurationProducer {
     const endTime = hrTimeOf(Date.now());
     // Two instrumentations may hold the same series (equal policy names): one point, summed.
     const points = new Map<string, ProducedHistogramPoint>();
+    const add = (
+      key: string,
+      attributes: Attributes,
+      startTime: HrTime,
+      count: number,
+      sum: number,
+      counts: readonly number[],
+    ): void => {
+      const known = points.get(key);
+      if (known === undefined) {
+        points.set(key, {
+          startTime,
+          endTime,
+          attributes,
+          value: {
+            buckets: { boundaries: [...DURATION_BUCKETS_SECONDS], counts: [...counts] },
+            sum,
+            count,
+          },
+        });
+        return;
+      }
+      known.value.sum += sum;
+      known.value.count += count;
+      counts.forEach((one, index) => {
+        known.value.buckets.counts[index] = (known.value.buckets.counts[index] ?? 0) + one;
+      });
+    };
+    for (const retired of this.#retired.values()) {
+      add(retired.key, retired.exported, retired.startTime, retired.count, retired.sum, retired.counts);
+    }
     for (const source of this.#sources) {
       for (const series of source.series()) {
-        const counts = series.bucketCounts ?? [];
-        const known = points.get(series.key);
-        if (known === undefined) {
-          points.set(series.key, {
-            startTime: source.startTime,
-            endTime,
-            attributes: series.exported,
-            value: {
-              buckets: { boundaries: [...DURATION_BUCKETS_SECONDS], counts: [...counts] },
-              sum: series.sum,
-              count: series.value,
-            },
-          });
-          continue;
-        }
-        known.value.sum += series.sum;
-        known.value.count += series.value;
-        counts.forEach((count, index) => {
-          known.value.buckets.counts[index] = (known.value.buckets.counts[index] ?? 0) + count;
-        });
+        add(
+          series.key,
+          series.exported,
+          source.startTime,
+          series.value,
+          series.sum,
+          series.bucketCounts ?? [],
+        );
       }
     }
     const definition = INSTRUMENTS['execution.duration'];

@@ -396,7 +396,7 @@ describe('OpenTelemetry durations through a durationProducer', () => {
     }
   });
 
-  it('sums the series of two instrumentations with equal names, and stops reporting one after detach', async () => {
+  it('sums the series of two instrumentations with equal names, and keeps what a detached one counted', async () => {
     const durations = durationProducer();
     const withProducer = new OtelHarness([durations]);
     try {
@@ -412,13 +412,19 @@ describe('OpenTelemetry durations through a durationProducer', () => {
       expect((await withProducer.collect()).get('hyx.execution.duration')?.points).toEqual([
         { attributes: labels, value: { count: 3, sum: 0.06, counts } },
       ]);
+      // A cumulative point never goes down: what the detached one counted stays, new calls add.
       second.detach();
-      counts[3] = 1;
+      second.detach();
+      const more = first.policy.execute(workOn(clock, 20));
+      await clock.advance(20);
+      await more;
+      counts[3] = 4;
       expect((await withProducer.collect()).get('hyx.execution.duration')?.points).toEqual([
-        { attributes: labels, value: { count: 1, sum: 0.02, counts } },
+        { attributes: labels, value: { count: 4, sum: 0.08, counts } },
       ]);
       first.detach();
-      expect((await withProducer.collect()).get('hyx.execution.duration')).toBeUndefined();
+      const afterBoth = (await withProducer.collect()).get('hyx.execution.duration')?.points;
+      expect(afterBoth).toEqual([{ attributes: labels, value: { count: 4, sum: 0.08, counts } }]);
     } finally {
       await withProducer.shutdown();
     }
