@@ -840,6 +840,95 @@ describe('bulkhead', () => {
   });
 });
 
+describe('bulkhead on a memory state: uncontended calls counted on the state, without a lease', () => {
+  it("shares one limit with the state's leases: a counted call and a direct lease fill 2 permits, the next call queues until the lease goes back", async () => {
+    const state = new MemoryBulkheadState({ maxConcurrent: 2 });
+    const db = bulkhead({ name: 'db', maxConcurrent: 2, maxQueue: 1, state: () => state });
+    const a = gate();
+    const first = db.execute(() => a.promise);
+    expect(state.heldCount('db')).toBe(1);
+    const lease = state.acquire('db');
+    expect(lease).toBeDefined();
+    expect(state.acquire('db')).toBeUndefined();
+    let ranSecond = false;
+    const second = db.execute(() => {
+      ranSecond = true;
+      return 'b';
+    });
+    await Promise.resolve();
+    expect(db.queued).toBe(1);
+    expect(ranSecond).toBe(false);
+    // A memory state has no watch: the queue moves on the bulkhead's own release, as before.
+    state.release(lease!);
+    a.open('a');
+    await expect(first).resolves.toBe('a');
+    await expect(second).resolves.toBe('b');
+    expect(state.heldCount('db')).toBe(0);
+    expect(db.inFlight).toBe(0);
+  });
+
+  it('keeps counting on its own pool after 2,000 other keys of the shared state were used and idle pools swept', async () => {
+    const state = new MemoryBulkheadState({ maxConcurrent: 1 });
+    const db = bulkhead({ name: 'db', maxConcurrent: 1, state: () => state });
+    // The bulkhead's pool is idle while the sweep runs; it must not be dropped and replaced.
+    for (let index = 0; index < 2_000; index++) {
+      const other = state.acquire(`key-${index}`);
+      if (other !== undefined) state.release(other);
+    }
+    const a = gate();
+    const held = db.execute(() => a.promise);
+    // The pool the running call counted on is the key's: the state refuses, and so does the bulkhead.
+    expect(state.acquire('db')).toBeUndefined();
+    await expect(db.execute(() => 'b')).rejects.toBeInstanceOf(BulkheadFullError);
+    a.open('a');
+    await held;
+    expect(state.heldCount('db')).toBe(0);
+    const after = state.acquire('db');
+    expect(after).toBeDefined();
+    state.release(after!);
+  });
+
+  it('gives the permit back once when the work throws synchronously, rejects, or the caller aborts', async () => {
+    const state = new MemoryBulkheadState({ maxConcurrent: 1 });
+    const db = bulkhead({ name: 'db', maxConcurrent: 1, state: () => state });
+    await expect(
+      db.execute(() => {
+        throw new Error('sync');
+      }),
+    ).rejects.toThrow('sync');
+    await expect(db.execute(() => Promise.reject(new Error('async')))).rejects.toThrow('async');
+    const controller = new AbortController();
+    const aborted = db.execute(
+      ({ signal }) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => {
+            reject(new Error('stopped'));
+          });
+        }),
+      { signal: controller.signal },
+    );
+    controller.abort(new Error('caller left'));
+    await expect(aborted).rejects.toThrow('caller left');
+    expect(state.heldCount('db')).toBe(0);
+    expect(db.inFlight).toBe(0);
+    await expect(db.execute(() => 'ok')).resolves.toBe('ok');
+  });
+
+  it('asks a subclass of MemoryBulkheadState on every call: its acquire may do more than count', async () => {
+    let acquires = 0;
+    class LoggedState extends MemoryBulkheadState {
+      override acquire(key: string, nowMs?: number): Lease | undefined {
+        acquires++;
+        return super.acquire(key, nowMs);
+      }
+    }
+    const db = bulkhead({ name: 'db', maxConcurrent: 1, state: (settings) => new LoggedState(settings) });
+    await db.execute(() => 'a');
+    await db.execute(() => 'b');
+    expect(acquires).toBe(2);
+  });
+});
+
 describe('MemoryBulkheadState', () => {
   it('sweeps idle pools of many keys and keeps the held ones: "held" full, 2000 other keys used and released', () => {
     clock = new FakeClock();

@@ -9,14 +9,30 @@ const memoryBulkheadSettingsSchema = z.strictObject({ maxConcurrent: positiveInt
 /** Idle pools are swept when a new key would make more than this many. */
 const MAX_POOLS_BEFORE_SWEEP = 1024;
 
+/**
+ * The permit count of one key, for a bulkhead that counts in place of leases (see
+ * {@link MemoryBulkheadState.counterOf}).
+ *
+ * @internal
+ */
+export interface PermitCounter {
+  /** Permits of the key held now, by leases and by counted calls together. */
+  held: number;
+  /** How many may be held at once. */
+  readonly max: number;
+}
+
 /** The permits of one key. Mutated in place: the hot path never writes to the map. */
-class Pool {
+class Pool implements PermitCounter {
   held = 0;
+  /** Set once a bulkhead counts on this pool directly: it is never swept, so it stays the key's. */
+  isPinned = false;
 
   constructor(
     /** The state that made the pool: a lease is released only by its own state. */
     readonly owner: MemoryBulkheadState | undefined,
     readonly key: string,
+    readonly max: number,
   ) {}
 }
 
@@ -73,7 +89,7 @@ export class MemoryBulkheadState implements BulkheadState {
   readonly #pools = new Map<string, Pool>();
   /** The pool used last; a bulkhead always asks for the same key, so this skips the map. */
   #lastKey: string | undefined;
-  #lastPool = new Pool(undefined, '');
+  #lastPool = new Pool(undefined, '', 0);
   /** One counter for every key: tokens grow per key because they grow across all keys. */
   #lastFencingToken = 0;
 
@@ -83,6 +99,20 @@ export class MemoryBulkheadState implements BulkheadState {
       memoryBulkheadSettingsSchema,
       settings,
     ).maxConcurrent;
+  }
+
+  /**
+   * The permit count of `key` itself, for the bulkhead shell's uncontended path: it takes a permit
+   * with `held++` and gives it back with `held--` (exactly once, on every way out of the call)
+   * instead of allocating a lease, since no lease of a memory bulkhead is ever seen by the work.
+   * Leases and counted calls share the count, so the limit holds across both.
+   *
+   * @internal
+   */
+  counterOf(key: string): PermitCounter {
+    const pool = this.#poolOf(key);
+    pool.isPinned = true;
+    return pool;
   }
 
   /** How many permits of `key` are held now. */
@@ -109,7 +139,7 @@ export class MemoryBulkheadState implements BulkheadState {
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       if (this.#pools.size >= MAX_POOLS_BEFORE_SWEEP) this.#sweepIdlePools();
-      pool = new Pool(this, key);
+      pool = new Pool(this, key, this.#maxConcurrent);
       this.#pools.set(key, pool);
     }
     this.#lastKey = key;
@@ -120,7 +150,7 @@ export class MemoryBulkheadState implements BulkheadState {
   /** Drops pools nobody holds a permit of; a later lease of that key starts a new pool. */
   #sweepIdlePools(): void {
     for (const [key, pool] of this.#pools) {
-      if (pool.held === 0 && pool !== this.#lastPool) this.#pools.delete(key);
+      if (pool.held === 0 && !pool.isPinned && pool !== this.#lastPool) this.#pools.delete(key);
     }
   }
 }
