@@ -1,4 +1,5 @@
 import { ValueType, type AttributeValue, type Attributes, type HrTime } from '@opentelemetry/api';
+import { systemClock, type Clock } from '@hyx/local';
 
 import type { Series } from '../internal/series-store.js';
 import { TELEMETRY_VERSION } from '../internal/version.js';
@@ -156,8 +157,14 @@ interface RetiredSeries {
 
 /** @internal The producer's side that {@link instrument} uses. */
 export class DurationSeriesProducer implements DurationProducer {
+  readonly #clock: Clock;
   readonly #sources = new Set<Source>();
   readonly #retired = new Map<string, RetiredSeries>();
+
+  /** @param clock - reads the points' start and end times (epoch ms) */
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   /**
    * Reports `series` from now on; the returned function stops following it. What it counted until
@@ -165,7 +172,7 @@ export class DurationSeriesProducer implements DurationProducer {
    * whose instrument nobody records to any more).
    */
   attach(series: () => Iterable<Series<Attributes>>): () => void {
-    const source: Source = { series, startTime: hrTimeOf(Date.now()) };
+    const source: Source = { series, startTime: hrTimeOf(this.#clock.now()) };
     this.#sources.add(source);
     return () => {
       if (!this.#sources.delete(source)) return;
@@ -185,7 +192,7 @@ export class DurationSeriesProducer implements DurationProducer {
   }
 
   collect(): Promise<ProducedCollection> {
-    const endTime = hrTimeOf(Date.now());
+    const endTime = hrTimeOf(this.#clock.now());
     // Two instrumentations may hold the same series (equal policy names): one point, summed.
     const points = new Map<string, ProducedHistogramPoint>();
     const add = (
@@ -258,6 +265,24 @@ export class DurationSeriesProducer implements DurationProducer {
 }
 
 /**
+ * Options of {@link durationProducer}.
+ *
+ * @example
+ * ```ts
+ * import { systemClock } from '@hyx/local';
+ * import type { DurationProducerOptions } from '@hyx/telemetry/opentelemetry';
+ * const options: DurationProducerOptions = { clock: systemClock };
+ * ```
+ */
+export interface DurationProducerOptions {
+  /**
+   * Where the points' start and end times come from (epoch ms).
+   * @defaultValue `systemClock`
+   */
+  readonly clock?: Clock | undefined;
+}
+
+/**
  * A new {@link DurationProducer}: one per `MetricReader`, shared by every {@link instrument} call
  * that should report through it.
  *
@@ -268,6 +293,10 @@ export class DurationSeriesProducer implements DurationProducer {
  * // new PeriodicExportingMetricReader({ exporter, metricProducers: [durations] })
  * ```
  */
-export function durationProducer(): DurationProducer {
-  return new DurationSeriesProducer();
+export function durationProducer(options?: DurationProducerOptions): DurationProducer {
+  const clock = options?.clock ?? systemClock;
+  if (typeof clock.now !== 'function') {
+    throw new TypeError(`durationProducer: clock must be a Clock, got ${typeof clock}`);
+  }
+  return new DurationSeriesProducer(clock);
 }

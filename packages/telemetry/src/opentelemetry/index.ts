@@ -9,6 +9,7 @@ export { ATTEMPT_SPAN_NAME } from './attempt-span-policy.js';
 export {
   durationProducer,
   type DurationProducer,
+  type DurationProducerOptions,
   type ProducedCollection,
   type ProducedHistogram,
   type ProducedHistogramPoint,

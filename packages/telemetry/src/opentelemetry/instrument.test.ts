@@ -397,7 +397,7 @@ describe('OpenTelemetry durations through a durationProducer', () => {
   });
 
   it('sums the series of two instrumentations with equal names, and keeps what a detached one counted', async () => {
-    const durations = durationProducer();
+    const durations = durationProducer({ clock });
     const withProducer = new OtelHarness([durations]);
     try {
       const options = { meterProvider: withProducer.meterProvider, durationProducer: durations };
@@ -425,9 +425,22 @@ describe('OpenTelemetry durations through a durationProducer', () => {
       first.detach();
       const afterBoth = (await withProducer.collect()).get('hyx.execution.duration')?.points;
       expect(afterBoth).toEqual([{ attributes: labels, value: { count: 4, sum: 0.08, counts } }]);
+      // Times come from the producer's clock: attached at 0, collected at 40 ms.
+      const { resourceMetrics } = await durations.collect();
+      const point = resourceMetrics.scopeMetrics[0]?.metrics[0]?.dataPoints[0];
+      expect([point?.startTime, point?.endTime]).toEqual([
+        [0, 0],
+        [0, 40_000_000],
+      ]);
     } finally {
       await withProducer.shutdown();
     }
+  });
+
+  it('refuses a clock that is not one', () => {
+    expect(() => durationProducer({ clock: {} as never })).toThrow(
+      new TypeError('durationProducer: clock must be a Clock, got object'),
+    );
   });
 
   it('refuses a producer that durationProducer() did not make', () => {
