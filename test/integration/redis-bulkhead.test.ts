@@ -46,13 +46,13 @@ const newName = (): string => `bulkhead-${RUN_ID}-${++nameCount}`;
  */
 const PATIENT_MS = 5_000;
 
-function keysOf(name: string): { leases: string; token: string } {
-  const [leases, token] = new RedisKeyspace({
+function keysOf(name: string): { leases: string; token: string; waiting: string } {
+  const [leases, token, , waiting] = new RedisKeyspace({
     pattern: 'bulkhead',
     name,
-    parts: ['leases', 'token', 'released'],
-  }).keysFor(name) as [string, string, string];
-  return { leases, token };
+    parts: ['leases', 'token', 'released', 'waiting', 'waiting-until'],
+  }).keysFor(name) as [string, string, string, string, string];
+  return { leases, token, waiting };
 }
 
 function stateOf(
@@ -191,6 +191,74 @@ describe('RedisBulkheadState', () => {
     expect(lost).toEqual([lease.id]);
     expect(state.heldCount).toBe(0);
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('RedisBulkheadState waiting set (fairness across processes)', () => {
+  const T = 1_700_000_000_000;
+  const pollIntervalMs = 100;
+  /** A waiter keeps its place 3 poll intervals (below leaseMs) without asking again. */
+  const waiterTtlMs = 3 * pollIntervalMs;
+
+  /** A holder of the only permit, and a second state whose callers wait (refused at T). */
+  async function waitingBehind(name: string): Promise<{
+    holder: RedisBulkheadState;
+    waiter: RedisBulkheadState;
+    stopWaiting: () => void;
+  }> {
+    const holder = stateOf(first, { name, pollIntervalMs });
+    const waiter = stateOf(second, { name, pollIntervalMs });
+    const lease = await holder.acquire(name, T);
+    expect(lease).toBeDefined();
+    const stopWaiting = waiter.watch(name, () => undefined);
+    expect(await waiter.acquire(name, T)).toBeUndefined();
+    await holder.release(lease!);
+    return { holder, waiter, stopWaiting };
+  }
+
+  it('owes a freed permit to the waiting process: a newcomer that asks first is refused, the waiter is granted', async () => {
+    const name = newName();
+    const { holder, waiter } = await waitingBehind(name);
+    expect(Number(await server.command('ZCARD', keysOf(name).waiting))).toBe(1);
+    expect(await holder.acquire(name, T + 1)).toBeUndefined();
+    expect(await waiter.acquire(name, T + 2)).toBeDefined();
+    // Granted, the waiter leaves the set: its next refusal queues it behind the others.
+    expect(Number(await server.command('ZCARD', keysOf(name).waiting))).toBe(0);
+  });
+
+  it('drops a waiter that stopped asking after 3 poll intervals: refused at T + ttl - 1, the newcomer granted at T + ttl', async () => {
+    const name = newName();
+    const { holder } = await waitingBehind(name);
+    expect(await holder.acquire(name, T + waiterTtlMs - 1)).toBeUndefined();
+    expect(await holder.acquire(name, T + waiterTtlMs)).toBeDefined();
+  });
+
+  it('takes the process out of the set once nobody waits there, and the permit goes to a newcomer at once', async () => {
+    const name = newName();
+    const { holder, stopWaiting } = await waitingBehind(name);
+    stopWaiting();
+    await waitUntil(
+      'the waiter left',
+      async () => Number(await server.command('ZCARD', keysOf(name).waiting)) === 0,
+    );
+    expect(await holder.acquire(name, T + 1)).toBeDefined();
+  });
+
+  it('tells a process refused behind a waiter when that waiter loses its place, so it asks again then', async () => {
+    const name = newName();
+    const clock = new FakeClock();
+    const { waiter } = await waitingBehind(name);
+    const newcomer = stateOf(first, { name, pollIntervalMs: 600_000, clock });
+    let asked = 0;
+    newcomer.watch(name, () => asked++);
+    await waitUntil('the subscription landed', () => asked === 1);
+    // Refused at T + 100: the waiter ahead (asked at T) keeps its place until T + 300.
+    expect(await newcomer.acquire(name, T + 100)).toBeUndefined();
+    await clock.advance(200);
+    expect(asked).toBe(1);
+    await clock.advance(1);
+    expect(asked).toBe(2);
+    waiter.close();
   });
 });
 
@@ -394,7 +462,7 @@ describe('RedisBulkheadState with usesPerLease', () => {
     expect((await evalshaCalls()) - scriptsBefore).toBe(8);
   });
 
-  it('yields after usesPerLease uses: another instance racing one that keeps both permits busy gets turns (2 permits, 2 + 2 loops; not a general fairness guarantee, see docs/distributed.md)', async () => {
+  it('yields after usesPerLease uses: another instance racing one that keeps both permits busy gets turns (2 permits, 2 + 2 loops)', async () => {
     const name = newName();
     const options = {
       name,
@@ -498,6 +566,48 @@ describe('RedisBulkheadState after taking the last permit', () => {
 });
 
 describe('redisBulkhead across instances', () => {
+  it.each([
+    ['two connections', 1],
+    ['two connections', 32],
+    ['one connection', 1],
+    ['one connection', 32],
+  ])(
+    'takes turns between two instances with one permit and one looping caller each (%s, usesPerLease %i)',
+    async (shape, usesPerLease) => {
+      const name = newName();
+      const options = {
+        name,
+        maxConcurrent: 1,
+        maxQueue: Infinity,
+        usesPerLease,
+        commandTimeoutMs: PATIENT_MS,
+      };
+      const busy = redisBulkhead(first, options);
+      const other = redisBulkhead(shape === 'one connection' ? first : second, options);
+      // The busy loop sends its next acquire right behind its release; before the waiting set it
+      // won every race: `other` made 1 call while `busy` made thousands. Now a process is owed the
+      // next permit from its first ask after its caller queued (one round-trip after the refusal),
+      // so `busy` gets at most one turn more per turn of `other` (a turn is one call, or
+      // usesPerLease calls with a kept lease), and one more at the start.
+      const OTHER_CALLS = 64;
+      const CAP = 5_000;
+      let busyCalls = 0;
+      let isOtherDone = false;
+      const busyLoop = async (): Promise<void> => {
+        while (!isOtherDone && busyCalls < CAP) {
+          await busy.execute(async () => undefined);
+          busyCalls++;
+        }
+      };
+      const otherLoop = async (): Promise<void> => {
+        for (let call = 0; call < OTHER_CALLS; call++) await other.execute(async () => undefined);
+        isOtherDone = true;
+      };
+      await Promise.all([busyLoop(), otherLoop()]);
+      expect(busyCalls).toBeLessThanOrEqual(2 * OTHER_CALLS + 2 * usesPerLease);
+    },
+  );
+
   it("wakes a waiter of instance 2 on instance 1's release (pub/sub), long before its poll interval", async () => {
     const name = newName();
     // A poll interval beyond waitUntil's bound: only the notification can wake the waiter in time.

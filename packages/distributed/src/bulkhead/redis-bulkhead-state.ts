@@ -30,7 +30,7 @@ import {
   type RedisSubscriberLike,
 } from './redis-bulkhead-options.js';
 
-type BulkheadPart = 'leases' | 'token' | 'released';
+type BulkheadPart = 'leases' | 'token' | 'released' | 'waiting' | 'waiting-until';
 
 function ignoreError(): void {
   // Deliberately empty: see the caller.
@@ -95,14 +95,22 @@ const renewScript = new LuaScript<number[]>({
   },
 });
 
-const releaseScript = new LuaScript<boolean>({
-  ...LUA_SCRIPTS['bulkhead/release'],
-  decode: (reply) => {
-    const flag = integerReply(reply);
-    if (flag !== 0 && flag !== 1) throw new TypeError(`expected 0 or 1, got ${flag}`);
-    return flag === 1;
-  },
-});
+function flagReply(reply: unknown): boolean {
+  const flag = integerReply(reply);
+  if (flag !== 0 && flag !== 1) throw new TypeError(`expected 0 or 1, got ${flag}`);
+  return flag === 1;
+}
+
+const releaseScript = new LuaScript<boolean>({ ...LUA_SCRIPTS['bulkhead/release'], decode: flagReply });
+
+const leaveScript = new LuaScript<boolean>({ ...LUA_SCRIPTS['bulkhead/leave'], decode: flagReply });
+
+/**
+ * How many poll intervals a waiting process keeps its place in Redis without asking again (it asks
+ * at least once per `pollIntervalMs` while callers wait): a dead or stalled waiter delays the
+ * others by at most this, never by more than `leaseMs`.
+ */
+const WAITER_TTL_POLLS = 3;
 
 /**
  * A permit granted by a {@link RedisBulkheadState}: renewed by it until released or lost. With
@@ -192,6 +200,10 @@ interface Watch {
  *   left is kept: the next acquire of its key here takes it at once (a new lease object, same
  *   member and fencing token). Kept leases nobody took by the next turn of the event loop go back
  *   to Redis; a used-up one goes back at once, and the next acquire here waits for that release.
+ * - **Fairness across processes** (ADR 0010). While callers of a key wait here, acquires carry this
+ *   state's waiter id, and a refusal puts it in the key's waiting set in Redis; a freed permit goes
+ *   to the waiting processes, oldest first, before any caller that did not wait. A place lapses
+ *   after `min(leaseMs, 3 × pollIntervalMs)` without an ask; once nobody waits here it is left.
  * - **Failures.** A Redis error on acquire rejects with `BackendUnavailableError`; a failed release
  *   leaves the lease to lapse; a failed renewal is tried again at the next tick.
  *
@@ -247,6 +259,13 @@ export class RedisBulkheadState implements BulkheadState {
    * poll timers) and every local release.
    */
   readonly #fullKeys = new Set<string>();
+  /**
+   * Keys whose waiting set in Redis may hold this process: a refusal while its callers waited put
+   * it there, a grant took it out. When nobody waits here any more it leaves (`bulkhead/leave`).
+   */
+  readonly #waitingKeys = new Set<string>();
+  /** How long this process keeps its place among the waiters of a key without asking (ms). */
+  readonly #waiterTtlMs: number;
   /** Counts wake-ups and local releases, so a grant can tell whether one came while it was out. */
   #newsCount = 0;
   #renewTimer: TimerHandle | undefined;
@@ -285,9 +304,10 @@ export class RedisBulkheadState implements BulkheadState {
     this.#keyspace = new RedisKeyspace({
       pattern: 'bulkhead',
       name: this.#settings.name,
-      parts: ['leases', 'token', 'released'],
+      parts: ['leases', 'token', 'released', 'waiting', 'waiting-until'],
     });
     this.#errorSource = { policyKind: 'bulkhead', policyName: this.#settings.name };
+    this.#waiterTtlMs = Math.min(this.#settings.leaseMs, WAITER_TTL_POLLS * this.#settings.pollIntervalMs);
     this.#outage = new OutageTracker(
       this.#settings.clock,
       this.#settings.onBackendFailure,
@@ -362,14 +382,22 @@ export class RedisBulkheadState implements BulkheadState {
     handOver: RedisLease | undefined,
   ): Promise<RedisLease | undefined> {
     const newsCountBefore = this.#newsCount;
-    const [leasesKey, tokenKey, channel] = this.#keyspace.keysFor(key) as [string, string, string];
+    const [leasesKey, tokenKey, channel, waitingKey, waitingUntilKey] = this.#keyspace.keysFor(key) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const id = `${this.#idPrefix}.${++this.#idCount}`;
+    // Callers of this key wait here: this process is owed a place among the waiting processes.
+    const isWaiting = (this.#watches.get(key)?.listeners.size ?? 0) > 0;
     // A failure throws as it is, for `onBackendFailure` to decide; a lease being handed over
     // lapses by itself, as after a failed release.
     if (isDisconnected(this.#redis, this.#hasConnected)) throw new BackendDisconnectedError();
     const call = acquireScript.run(
       this.#redis,
-      [leasesKey, tokenKey],
+      [leasesKey, tokenKey, waitingKey, waitingUntilKey],
       [
         id,
         this.#settings.maxConcurrent,
@@ -377,6 +405,8 @@ export class RedisBulkheadState implements BulkheadState {
         nowMs ?? '',
         handOver?.memberId ?? '',
         handOver === undefined ? '' : channel,
+        isWaiting ? this.#idPrefix : '',
+        this.#waiterTtlMs,
       ],
     );
     this.#unsettled++;
@@ -397,9 +427,12 @@ export class RedisBulkheadState implements BulkheadState {
     this.#hasConnected = true;
     this.#outage.succeeded();
     if (!grant.isGranted) {
+      if (isWaiting) this.#waitingKeys.add(key);
       this.#noteRefusal(key, grant.nextLapseMs);
       return undefined;
     }
+    // A hand-over leaves the waiting set as it is; any other grant to a waiter took it out.
+    if (isWaiting && handOver === undefined) this.#waitingKeys.delete(key);
     if (grant.fullForMs !== undefined && this.#newsCount === newsCountBefore && this.#watches.has(key)) {
       this.#fullKeys.add(key);
       // Ask again when the earliest lease lapses, as after a refusal (a dead holder's permit).
@@ -637,6 +670,21 @@ export class RedisBulkheadState implements BulkheadState {
     for (const key of [...this.#handOvers.keys()]) this.#flushHandOvers(key);
   }
 
+  /** Takes this process out of the waiting set of `watch`'s key: nobody waits here any more. */
+  #leave(watch: Watch): void {
+    const [, , channel, waitingKey, waitingUntilKey] = this.#keyspace.keysFor(watch.key) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    // Best effort: a place left behind lapses after the waiter TTL by itself.
+    this.#withTimeout(
+      leaveScript.run(this.#redis, [waitingKey, waitingUntilKey], [this.#idPrefix, channel]),
+    ).catch(ignoreError);
+  }
+
   async #releaseInRedis(lease: RedisLease): Promise<void> {
     await this.#releaseIdInRedis(lease.key, lease.memberId);
   }
@@ -767,6 +815,7 @@ export class RedisBulkheadState implements BulkheadState {
     this.#channelKeys.delete(watch.channel);
     watch.listeners.clear();
     this.#flushHandOvers(watch.key);
+    if (this.#waitingKeys.delete(watch.key)) this.#leave(watch);
     this.#yielding.delete(watch.key);
     this.#fullKeys.delete(watch.key);
     if (watch.timer !== undefined) this.#settings.clock.clearTimeout(watch.timer);
