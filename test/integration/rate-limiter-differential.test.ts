@@ -1,19 +1,24 @@
 /**
- * Differential test: the TypeScript algorithms (through the memory state) and the Lua scripts
- * (through the Redis state) get identical random sequences of decisions and refunds, with explicit
- * `nowMs`, and must answer identically, field by field, for every algorithm.
+ * Differential test: the TypeScript algorithms (through the memory state) and the Lua scripts get
+ * identical random sequences of decisions and refunds, with explicit `nowMs`, and must answer
+ * identically, field by field, for every algorithm. Each decision runs three ways: the memory
+ * state, the Redis state (one request, one limit: the algorithm's lean script
+ * `rate-limiter/acquire-<algorithm>`, or `rate-limiter/acquire` for the sliding-window log), and
+ * `rate-limiter/acquire` called directly with one request on keys of its own (the general script's
+ * path for batches and several limits).
  */
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { RedisRateLimiterState } from '@hyx/distributed';
+import { LUA_SCRIPTS, LuaScript, RedisKeyspace, RedisRateLimiterState, integerReply } from '@hyx/distributed';
 import {
   deriveAlgorithmConfig,
   memoryRateLimiterState,
   rateLimitAlgorithms,
   systemClock,
   type RateLimitAlgorithmName,
+  type RateLimitStateDecision,
   type RateLimiterConfig,
 } from '@hyx/local';
 
@@ -33,6 +38,54 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.stop();
 });
+
+const generalAcquire = new LuaScript({
+  ...LUA_SCRIPTS['rate-limiter/acquire'],
+  decode: (reply) => (reply as unknown[]).map(integerReply),
+});
+const generalRefund = new LuaScript({ ...LUA_SCRIPTS['rate-limiter/refund'], decode: integerReply });
+
+/**
+ * `rate-limiter/acquire` and `rate-limiter/refund` called directly for one limit, one request at a
+ * time: the general script's answers to the same sequence, on keys of their own.
+ */
+function generalScript(config: RateLimiterConfig): {
+  tryAcquire(request: {
+    key: string;
+    cost: number;
+    nowMs: number;
+    maxDelayMs: number;
+  }): Promise<RateLimitStateDecision>;
+  refund(request: { key: string; cost: number; nowMs: number }): Promise<void>;
+} {
+  const hasLog = config.algorithm === 'sliding-window-log';
+  const keyspace = new RedisKeyspace({
+    pattern: 'rate-limiter',
+    name: `${config.name}-general`,
+    parts: hasLog ? ['state', 'log'] : ['state'],
+  });
+  const limitArgs = [config.limit, config.intervalMs, config.capacity, config.unitScaled, config.msScaled];
+  return {
+    async tryAcquire({ key, cost, nowMs, maxDelayMs }) {
+      const [allowed, limit, remaining, retryAfterMs, resetAfterMs, delayMs] = await generalAcquire.run(
+        client,
+        keyspace.keysFor(key),
+        [nowMs, config.algorithm, 1, ...limitArgs, cost, maxDelayMs],
+      );
+      return {
+        allowed: allowed === 1,
+        limit: limit ?? NaN,
+        remaining: remaining ?? NaN,
+        retryAfterMs: retryAfterMs ?? NaN,
+        resetAfterMs: resetAfterMs ?? NaN,
+        delayMs: delayMs ?? NaN,
+      };
+    },
+    async refund({ key, cost, nowMs }) {
+      await generalRefund.run(client, keyspace.keysFor(key), [nowMs, config.algorithm, cost, ...limitArgs]);
+    },
+  };
+}
 
 const scenario = fc.record({
   limit: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 1_000_000 })),
@@ -84,6 +137,7 @@ describe.each(ALGORITHMS)('%s: TypeScript and Lua', (algorithm) => {
         };
         const memory = memoryRateLimiterState(config);
         const redis = new RedisRateLimiterState(client, config, { commandTimeoutMs: 60_000 });
+        const general = generalScript(config);
         let nowMs = startMs;
         for (const operation of operations) {
           nowMs += operation.stepMs;
@@ -91,6 +145,7 @@ describe.each(ALGORITHMS)('%s: TypeScript and Lua', (algorithm) => {
           if (operation.isRefund) {
             memory.refund({ key: operation.key, cost, nowMs });
             await redis.refund({ key: operation.key, cost, nowMs });
+            await general.refund({ key: operation.key, cost, nowMs });
             continue;
           }
           const maxDelayMs = algorithm === 'leaky-bucket' ? operation.maxDelayMs : 0;
@@ -99,6 +154,7 @@ describe.each(ALGORITHMS)('%s: TypeScript and Lua', (algorithm) => {
           const { source, ...actual } = await redis.tryAcquire(request);
           expect(source).toBe('redis');
           expect(actual).toEqual(expected);
+          expect(await general.tryAcquire(request)).toEqual(expected);
         }
       }),
       { numRuns: 40 },

@@ -23,6 +23,9 @@
 --   per ms); then for each request two integers: cost (cost units, 1..maxCost) and maxDelayMs (ms,
 --   leaky bucket only: the longest an admitted caller waits for its slot; 2^53 - 1 for no limit).
 --
+-- One request against one limit of a one-key algorithm has a lean script each
+-- (rate-limiter/acquire-<algorithm>) with the same algorithm (lib/rate-limiter-<algorithm>.lua).
+--
 -- Reply: an array of 6 * R integers, six per request in order: allowed (1 or 0), limit, remaining
 --   (cost units), retryAfterMs, resetAfterMs and delayMs (ms). With several limits: remaining and
 --   limit of the limit with the least remaining, retryAfterMs the largest among the limits that deny,
@@ -35,31 +38,8 @@
 --   state that is already idle is deleted; so an idle limiter leaves no key, and expiry is never
 --   needed for correctness (a stale state decides as an absent one).
 
-redis.replicate_commands()
+--#include lib/rate-limiter-state.lua
 
--- Numbers go to Redis as text; Lua's default %.14g would round values above 10^14.
-local function str(x)
-  return string.format('%.0f', x)
-end
-
-local function ceildiv(a, b)
-  return math.ceil(a / b)
-end
-
-local function floordiv(a, b)
-  return math.floor(a / b)
-end
-
-local now = tonumber(ARGV[1])
--- TTLs run on the server's clock. With the server's time they end exactly when the state goes
--- idle; with a caller's nowMs (tests) the two clocks differ, so keys get a grace period: a key that
--- expired early would forget admitted requests, one that lives longer decides as an absent one.
-local grace = 5000
-if now < 0 then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  grace = 0
-end
 local algorithm = ARGV[2]
 local requestCount = tonumber(ARGV[3])
 -- Only the sliding-window log keeps a second key per limit: the others are sent one key less.
@@ -82,142 +62,90 @@ for i = 1, limitCount do
 end
 local requestsAt = 3 + limitCount * 5
 
--- A state is one string written with SET ... PX: one command where a hash needed HSET and
--- PEXPIRE, and every admission writes. Two or three integer fields, by the algorithm's layout.
-local function stateOf(key, fields)
-  local value = redis.call('GET', key)
-  if not value then
-    return nil
-  end
-  local a, b, c = string.match(value, '^([^:]*):([^:]*):?([^:]*)$')
-  local state = { [fields[1]] = tonumber(a) or 0, [fields[2]] = tonumber(b) or 0 }
-  if fields[3] ~= nil then
-    state[fields[3]] = tonumber(c) or 0
-  end
-  return state
-end
-
-local function saveState(key, state, fields, expiresAt)
-  local ttl = expiresAt - now
-  if ttl <= 0 then
-    redis.call('DEL', key)
-    return
-  end
-  -- One string.format per value: each call and each concatenation makes a Lua string.
-  local value
-  if fields[3] == nil then
-    value = string.format('%.0f:%.0f', state[fields[1]], state[fields[2]])
-  else
-    value = string.format('%.0f:%.0f:%.0f', state[fields[1]], state[fields[2]], state[fields[3]])
-  end
-  redis.call('SET', key, value, 'PX', str(ttl + grace))
-end
-
--- Each algorithm: fields (the state's layout), load, decide (pure: returns allowed, next state, limit,
--- remaining, retryAfter, resetAfter, delay), commit (records an allowed request), save, expires.
--- Only the called algorithm's table and closures are built: the body runs on every call, and
--- building all six cost more than some decisions.
+-- Each algorithm: load (the state as a table, nil when absent or past its expiry), decide (pure:
+-- returns allowed, next state, limit, remaining, retryAfter, resetAfter, delay), commit (records
+-- an allowed request), save. The step itself is the algorithm's lib/rate-limiter-<algorithm>.lua,
+-- shared with its lean script; here it is wrapped in tables for several limits and requests. Only
+-- the called algorithm's table and closures are built: the body runs on every call.
 local algorithms = {}
 
--- Token bucket: tokens (scaled) refilled by P per ms up to C = capacity * U.
-local function tokensAt(s, C, P)
-  if s == nil then
-    return C
-  end
-  local elapsed = now - s.at
-  if elapsed <= 0 then
-    return s.tokens
-  end
-  if elapsed >= ceildiv(C - s.tokens, P) then
-    return C
-  end
-  return s.tokens + elapsed * P
-end
-
 if algorithm == 'token-bucket' then
+--#include lib/rate-limiter-token-bucket.lua
   algorithms['token-bucket'] = {
-    fields = { 'tokens', 'at' },
-    expires = function(s, c)
-      return s.at + ceildiv(c.capacity * c.U - s.tokens, c.P)
+    load = function(key, c)
+      local tokens, at = loadState(key)
+      if tokens == nil or now >= tokenBucketExpiresAt(tokens, at, c.capacity * c.U, c.P) then
+        return nil
+      end
+      return { tokens = tokens, at = at }
     end,
     decide = function(s, cost, _, c)
       local C = c.capacity * c.U
-      local t = tokensAt(s, C, c.P)
       local need = cost * c.U
-      if t >= need then
-        local left = t - need
-        local at = now
-        if s ~= nil and s.at > now then
-          at = s.at
-        end
+      local t, left, at = tokenBucketTake(s and s.tokens, s and s.at, need, C, c.P)
+      if left ~= nil then
         return true, { tokens = left, at = at }, c.capacity, floordiv(left, c.U), 0, ceildiv(C - left, c.P), 0
       end
       return false, s, c.capacity, floordiv(t, c.U), ceildiv(need - t, c.P), ceildiv(C - t, c.P), 0
     end,
+    save = function(key, s, c)
+      saveState(key, tokenBucketExpiresAt(s.tokens, s.at, c.capacity * c.U, c.P), s.tokens, s.at)
+    end,
   }
 end
 
--- GCRA: the TAT is tat + rem / P ms; `ahead` is how far it is ahead of now, in scaled units.
-local function scaledAhead(tat, rem, s, P)
-  if s == nil or s[tat] < now then
-    return 0
+-- GCRA and leaky bucket keep an instant: `whole` ms plus `rem` scaled units.
+--#include lib/rate-limiter-instant.lua
+
+local function loadInstant(key)
+  local whole, rem = loadState(key)
+  if whole == nil or now >= instantExpiresAt(whole, rem) then
+    return nil
   end
-  return (s[tat] - now) * P + s[rem]
+  return { whole = whole, rem = rem }
 end
 
-local function aheadOfNow(tat, rem, ahead, P)
-  local whole = math.floor(ahead / P)
-  return { [tat] = now + whole, [rem] = ahead - whole * P }
+local function saveInstant(key, s)
+  saveState(key, instantExpiresAt(s.whole, s.rem), s.whole, s.rem)
 end
 
 if algorithm == 'gcra' then
+--#include lib/rate-limiter-gcra.lua
   algorithms['gcra'] = {
-    fields = { 'tat', 'rem' },
-    expires = function(s)
-      if s.rem > 0 then
-        return s.tat + 1
-      end
-      return s.tat
-    end,
+    load = loadInstant,
     decide = function(s, cost, _, c)
       local C = c.capacity * c.U
-      local ahead = scaledAhead('tat', 'rem', s, c.P)
-      local after = ahead + cost * c.U
-      if after <= C then
-        return true, aheadOfNow('tat', 'rem', after, c.P), c.capacity, floordiv(C - after, c.U), 0,
-          ceildiv(after, c.P), 0
+      local ahead, tat, rem = gcraTake(s and s.whole, s and s.rem, cost * c.U, C, c.P)
+      if tat ~= nil then
+        local after = ahead + cost * c.U
+        return true, { whole = tat, rem = rem }, c.capacity, floordiv(C - after, c.U), 0, ceildiv(after, c.P), 0
       end
-      return false, s, c.capacity, floordiv(C - ahead, c.U), ceildiv(after - C, c.P), ceildiv(ahead, c.P), 0
+      return false, s, c.capacity, floordiv(C - ahead, c.U), ceildiv(ahead + cost * c.U - C, c.P),
+        ceildiv(ahead, c.P), 0
     end,
+    save = saveInstant,
   }
 end
 
--- Leaky bucket: the bucket is empty from free + rem / P ms; `backlog` is what is queued ahead.
-local function queueRoom(backlog, c)
-  local Q = c.capacity * c.U
-  if backlog <= Q then
-    return floordiv(Q - backlog, c.U) + 1
-  end
-  return 0
-end
-
 if algorithm == 'leaky-bucket' then
+--#include lib/rate-limiter-leaky-bucket.lua
+  -- Room left in the queue behind a backlog, in cost units (the caller's own slot counts).
+  local function queueRoom(backlog, c)
+    local Q = c.capacity * c.U
+    if backlog <= Q then
+      return floordiv(Q - backlog, c.U) + 1
+    end
+    return 0
+  end
   algorithms['leaky-bucket'] = {
-    fields = { 'free', 'rem' },
-    expires = function(s)
-      if s.rem > 0 then
-        return s.free + 1
-      end
-      return s.free
-    end,
+    load = loadInstant,
     decide = function(s, cost, maxDelay, c)
-      local backlog = scaledAhead('free', 'rem', s, c.P)
-      local delay = ceildiv(backlog, c.P)
       local Q = c.capacity * c.U
-      if backlog <= Q and delay <= maxDelay then
+      local backlog, free, rem = leakyBucketTake(s and s.whole, s and s.rem, cost * c.U, Q, c.P, maxDelay)
+      local delay = ceildiv(backlog, c.P)
+      if free ~= nil then
         local after = backlog + cost * c.U
-        return true, aheadOfNow('free', 'rem', after, c.P), c.capacity + 1, queueRoom(after, c), 0,
-          ceildiv(after, c.P), delay
+        return true, { whole = free, rem = rem }, c.capacity + 1, queueRoom(after, c), 0, ceildiv(after, c.P), delay
       end
       local untilRoom = 0
       if backlog > Q then
@@ -229,29 +157,25 @@ if algorithm == 'leaky-bucket' then
       end
       return false, s, c.capacity + 1, queueRoom(backlog, c), math.max(untilRoom, untilSlot), delay, 0
     end,
+    save = saveInstant,
   }
 end
 
--- Fixed window: windows of W ms aligned to the epoch.
 if algorithm == 'fixed-window' then
+--#include lib/rate-limiter-fixed-window.lua
   algorithms['fixed-window'] = {
-    fields = { 'start', 'count' },
-    expires = function(s, c)
-      if s.count > 0 then
-        return s.start + c.interval
+    load = function(key, c)
+      local start, count = loadState(key)
+      if start == nil or now >= fixedWindowExpiresAt(start, count, c.interval) then
+        return nil
       end
-      return s.start
+      return { start = start, count = count }
     end,
     decide = function(s, cost, _, c)
-      local W = c.interval
-      local start = math.floor(now / W) * W
-      local n = 0
-      if s ~= nil and s.start == start then
-        n = s.count
-      end
-      local left = start + W - now
-      if n + cost <= c.limit then
-        return true, { start = start, count = n + cost }, c.limit, c.limit - n - cost, 0, left, 0
+      local start, n, counted = fixedWindowTake(s and s.start, s and s.count, cost, c.limit, c.interval)
+      local left = start + c.interval - now
+      if counted ~= nil then
+        return true, { start = start, count = counted }, c.limit, c.limit - counted, 0, left, 0
       end
       local reset = 0
       if n > 0 then
@@ -259,40 +183,32 @@ if algorithm == 'fixed-window' then
       end
       return false, s, c.limit, c.limit - n, left, reset, 0
     end,
+    save = function(key, s, c)
+      saveState(key, fixedWindowExpiresAt(s.start, s.count, c.interval), s.start, s.count)
+    end,
   }
 end
 
--- Sliding window counter: the previous window's count weighted by its share still in the window.
 if algorithm == 'sliding-window-counter' then
+--#include lib/rate-limiter-sliding-window-counter.lua
   algorithms['sliding-window-counter'] = {
-    fields = { 'start', 'count', 'prev' },
-    expires = function(s, c)
-      if s.count > 0 then
-        return s.start + 2 * c.interval
+    load = function(key, c)
+      local start, count, prev = loadState(key)
+      if start == nil or now >= slidingWindowCounterExpiresAt(start, count, prev, c.interval) then
+        return nil
       end
-      if s.prev > 0 then
-        return s.start + c.interval
-      end
-      return s.start
+      return { start = start, count = count, prev = prev }
     end,
     decide = function(s, cost, _, c)
       local W = c.interval
-      local start = math.floor(now / W) * W
+      local start, n, p, counted =
+        slidingWindowCounterTake(s and s.start, s and s.count, s and s.prev, cost, c.limit, W)
       local elapsed = now - start
-      local n, p = 0, 0
-      if s ~= nil then
-        if s.start == start then
-          n, p = s.count, s.prev
-        elseif s.start == start - W then
-          p = s.count
-        end
-      end
       local pw = p * (W - elapsed)
       local cap = c.limit * W
-      local after = pw + (n + cost) * W
-      if after <= cap then
-        return true, { start = start, count = n + cost, prev = p }, c.limit, floordiv(cap - after, W), 0,
-          start + 2 * W - now, 0
+      if counted ~= nil then
+        return true, { start = start, count = counted, prev = p }, c.limit,
+          floordiv(cap - pw - counted * W, W), 0, start + 2 * W - now, 0
       end
       local w = pw + n * W
       local remaining = 0
@@ -312,6 +228,9 @@ if algorithm == 'sliding-window-counter' then
         reset = W - elapsed
       end
       return false, s, c.limit, remaining, retry, reset, 0
+    end,
+    save = function(key, s, c)
+      saveState(key, slidingWindowCounterExpiresAt(s.start, s.count, s.prev, c.interval), s.start, s.count, s.prev)
     end,
   }
 end
@@ -402,38 +321,13 @@ if rules == nil then
   return redis.error_reply('ERR unknown rate-limit algorithm ' .. tostring(algorithm))
 end
 
--- The common call, one request against one limit of a one-key algorithm, goes straight through with
--- the same load, decide and save as the general path below, without its per-limit and per-request
--- tables and loops: those cost more in Redis than the decision itself.
-if requestCount == 1 and limitCount == 1 and rules.load == nil then
-  local c = configs[1]
-  local stateKey = KEYS[1]
-  local s = stateOf(stateKey, rules.fields)
-  if s ~= nil and now >= rules.expires(s, c) then
-    s = nil
-  end
-  local ok, next, limit, remaining, retry, reset, delay =
-    rules.decide(s, tonumber(ARGV[requestsAt + 1]), tonumber(ARGV[requestsAt + 2]), c)
-  if not ok then
-    return { 0, limit, remaining, math.max(0, retry), math.max(0, reset), math.max(0, delay) }
-  end
-  saveState(stateKey, next, rules.fields, rules.expires(next, c))
-  return { 1, limit, remaining, 0, math.max(0, reset), math.max(0, delay) }
-end
-
 -- Load every limit's state; a state past its expiry decides as no state, as in memory.
 local states, dirty = {}, {}
 for i = 1, limitCount do
-  local stateKey = KEYS[keysPerLimit * (i - 1) + 1]
-  if rules.load ~= nil then
-    states[i], dirty[i] = rules.load(stateKey, KEYS[2 * i], configs[i])
+  if keysPerLimit == 2 then
+    states[i], dirty[i] = rules.load(KEYS[2 * i - 1], KEYS[2 * i], configs[i])
   else
-    local s = stateOf(stateKey, rules.fields)
-    if s ~= nil and now >= rules.expires(s, configs[i]) then
-      s = nil
-    end
-    states[i] = s
-    dirty[i] = false
+    states[i], dirty[i] = rules.load(KEYS[i], configs[i]), false
   end
 end
 
@@ -476,10 +370,10 @@ end
 
 for i = 1, limitCount do
   if dirty[i] and states[i] ~= nil then
-    if rules.save ~= nil then
+    if keysPerLimit == 2 then
       rules.save(KEYS[2 * i - 1], KEYS[2 * i], states[i], configs[i])
     else
-      saveState(KEYS[keysPerLimit * (i - 1) + 1], states[i], rules.fields, rules.expires(states[i], configs[i]))
+      rules.save(KEYS[i], states[i], configs[i])
     end
   end
 end

@@ -21,7 +21,7 @@ import {
   type BackendTransition,
 } from '../backend-guard.js';
 import { LUA_SCRIPTS } from '../lua.generated.js';
-import { integerReply } from '../lua-reply.js';
+import { LuaReplyError, integerReply } from '../lua-reply.js';
 import { LuaScript } from '../lua-script.js';
 import { RedisKeyspace } from '../redis-keys.js';
 import type { LuaArgument, RedisLike } from '../redis-like.js';
@@ -31,6 +31,7 @@ import {
   type BackendFailureMode,
   type RedisRateLimiterStateOptions,
 } from './redis-rate-limiter-options.js';
+import { leanAcquireScripts, type LeanAcquireScript } from './lean-acquire-scripts.js';
 
 /** Fields per request in the acquire script's reply. */
 const FIELDS_PER_DECISION = 6;
@@ -88,9 +89,10 @@ export interface RedisRateLimiterStateFactoryOptions extends RedisRateLimiterSta
   readonly onBackendTransition?: ((transition: BackendTransition) => void) | undefined;
 }
 
-/** Settles one script call: with its decoded reply, or with why there is none. */
+/** Settles one script call: with its raw reply, or with why there is none. */
 interface Settlement {
-  readonly onReply: (reply: readonly number[]) => void;
+  /** Called once with the raw reply; a throw (a reply of the wrong shape) goes to onFailure. */
+  readonly onReply: (raw: unknown) => void;
   readonly onFailure: (error: unknown) => void;
 }
 
@@ -124,9 +126,11 @@ function scaledShare(value: number, share: number): number {
 }
 
 /**
- * The Redis {@link RateLimiterState} of one limiter: each decision is one script call
- * (`scripts/lua/rate-limiter/acquire.lua`) on the node that owns the key, with the algorithm of
- * `docs/algorithms.md` written in Lua, so the memory and Redis states decide identically.
+ * The Redis {@link RateLimiterState} of one limiter: each decision is one script call on the node
+ * that owns the key, with the algorithm of `docs/algorithms.md` written in Lua, so the memory and
+ * Redis states decide identically: `scripts/lua/rate-limiter/acquire-<algorithm>.lua` for one
+ * request against one limit, `scripts/lua/rate-limiter/acquire.lua` for a batch, several limits or
+ * the sliding-window log.
  *
  * @example
  * ```ts
@@ -149,6 +153,11 @@ export class RedisRateLimiterState implements RateLimiterState {
    * as text once (the client would turn each number into text on every call).
    */
   readonly #limitArgs: readonly string[];
+  /**
+   * The lean script for one request against one limit, with ARGV after nowMs and cost (and
+   * maxDelayMs) as text once; undefined with several limits or for the sliding-window log.
+   */
+  readonly #lean: { readonly script: LeanAcquireScript; readonly configArgs: readonly string[] } | undefined;
   readonly #commandTimeoutMs: number;
   readonly #onBackendFailure: BackendFailureMode;
   readonly #isServerTime: boolean;
@@ -219,6 +228,9 @@ export class RedisRateLimiterState implements RateLimiterState {
         [limit.limit, limit.intervalMs, limit.capacity, limit.unitScaled, limit.msScaled].map(String),
       ),
     ];
+    const lean = additional.length === 0 ? leanAcquireScripts[config.algorithm] : undefined;
+    this.#lean =
+      lean === undefined ? undefined : { script: lean, configArgs: lean.configArgs(config).map(String) };
     this.#commandTimeoutMs = options.commandTimeoutMs ?? REDIS_RATE_LIMITER_DEFAULTS.commandTimeoutMs;
     this.#onBackendFailure = options.onBackendFailure ?? REDIS_RATE_LIMITER_DEFAULTS.onBackendFailure;
     this.#isServerTime = (options.time ?? REDIS_RATE_LIMITER_DEFAULTS.time) === 'server';
@@ -297,21 +309,68 @@ export class RedisRateLimiterState implements RateLimiterState {
    */
   #decideAlone(request: RateLimitStateRequest): Promise<RateLimitStateDecision> {
     return new Promise((resolve, reject) => {
-      this.#send(request, [request], {
-        onReply: (reply) => {
-          resolve(decisionAt(reply, 0));
-        },
-        onFailure: (error) => {
-          this.#fallback(request, error).then(resolve, reject);
-        },
+      this.#decideOne(request, resolve, (error) => {
+        this.#fallback(request, error).then(resolve, reject);
       });
     });
   }
 
+  /**
+   * One request, one script call: the algorithm's lean script when there is one (one limit, a
+   * one-string state), else `rate-limiter/acquire` with one request.
+   */
+  #decideOne(
+    request: RateLimitStateRequest,
+    resolve: (decision: RateLimitStateDecision) => void,
+    onFailure: (error: unknown) => void,
+  ): void {
+    const lean = this.#lean;
+    if (lean === undefined) {
+      this.#send(request, [request], {
+        onReply: (raw) => {
+          resolve(decisionAt(this.#acquireReply(raw, 1), 0));
+        },
+        onFailure,
+      });
+      return;
+    }
+    const { script } = lean;
+    const maxDelayMs = request.maxDelayMs ?? 0;
+    let args: LuaArgument[];
+    try {
+      args = [this.#nowArg(request.nowMs), request.cost];
+      if (script.takesMaxDelay) args.push(maxDelayMs);
+      for (const arg of lean.configArgs) args.push(arg);
+    } catch (error) {
+      onFailure(error);
+      return;
+    }
+    this.#call(script.script, request.key, args, {
+      onReply: (raw) => {
+        let decision: RateLimitStateDecision;
+        try {
+          decision = script.decisionOf(raw, request.cost, maxDelayMs, this.#config);
+        } catch (error) {
+          throw new LuaReplyError(script.script.name, raw, error);
+        }
+        resolve(decision);
+      },
+      onFailure,
+    });
+  }
+
   #decideBatch(pending: readonly Pending[]): void {
+    if (pending.length === 1) {
+      const { request, resolve, reject } = pending[0] as Pending;
+      this.#decideOne(request, resolve, (error) => {
+        this.#fallback(request, error).then(resolve, reject);
+      });
+      return;
+    }
     const requests = pending.map((entry) => entry.request);
     this.#send(requests[0] as RateLimitStateRequest, requests, {
-      onReply: (reply) => {
+      onReply: (raw) => {
+        const reply = this.#acquireReply(raw, requests.length);
         for (let index = 0; index < pending.length; index++) {
           (pending[index] as Pending).resolve(decisionAt(reply, index));
         }
@@ -323,23 +382,47 @@ export class RedisRateLimiterState implements RateLimiterState {
   }
 
   /**
-   * Sends one script call for `requests` (all for `head.key` at `head.nowMs`) and settles it once:
-   * with the decoded reply, or with the error (not connected, a wrong call, Redis's error, a reply
-   * of the wrong shape, or no answer within `commandTimeoutMs` on the limiter's clock).
+   * Sends one call of `rate-limiter/acquire` for `requests` (all for `head.key` at `head.nowMs`),
+   * settled as {@link #call} settles it.
    */
   #send(
     head: RateLimitStateRequest,
     requests: readonly RateLimitStateRequest[],
     settlement: Settlement,
   ): void {
+    let args: LuaArgument[];
+    try {
+      const limitArgs = this.#limitArgs;
+      args = [this.#nowArg(head.nowMs), limitArgs[0] ?? '', requests.length];
+      for (let index = 1; index < limitArgs.length; index++) args.push(limitArgs[index] ?? '');
+      for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
+    } catch (error) {
+      settlement.onFailure(error);
+      return;
+    }
+    this.#call(acquireScript, head.key, args, settlement);
+  }
+
+  /** The decoded reply of `rate-limiter/acquire` for `requestCount` requests; throws on another shape. */
+  #acquireReply(raw: unknown, requestCount: number): number[] {
+    const reply = acquireScript.decode(raw);
+    if (reply.length !== requestCount * FIELDS_PER_DECISION) {
+      throw new LuaReplyError(acquireScript.name, raw, new TypeError(`expected ${requestCount} decisions`));
+    }
+    return reply;
+  }
+
+  /**
+   * Sends one call of `script` for `key` and settles it once: with the raw reply (handed to
+   * `onReply`, whose throw means a reply of the wrong shape), or with the error (not connected, a
+   * wrong call, Redis's error, a reply of the wrong shape, or no answer within `commandTimeoutMs`
+   * on the limiter's clock).
+   */
+  #call(script: LuaScript<unknown>, key: string, args: readonly LuaArgument[], settlement: Settlement): void {
     let sent: Promise<unknown>;
     try {
       if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
-      const limitArgs = this.#limitArgs;
-      const args: LuaArgument[] = [this.#nowArg(head.nowMs), limitArgs[0] ?? '', requests.length];
-      for (let index = 1; index < limitArgs.length; index++) args.push(limitArgs[index] ?? '');
-      for (const request of requests) args.push(request.cost, request.maxDelayMs ?? 0);
-      sent = acquireScript.send(this.#client, this.#keysFor(head.key), args);
+      sent = script.send(this.#client, this.#keysFor(key), args);
     } catch (error) {
       settlement.onFailure(error);
       return;
@@ -357,19 +440,14 @@ export class RedisRateLimiterState implements RateLimiterState {
         if (isDone) return;
         isDone = true;
         this.#clock.clearTimeout(timer);
-        let reply: number[];
         try {
-          reply = acquireScript.decode(raw);
-          if (reply.length !== requests.length * FIELDS_PER_DECISION) {
-            throw new TypeError(`Lua script "rate-limiter/acquire": expected ${requests.length} decisions`);
-          }
+          settlement.onReply(raw);
         } catch (error) {
           settlement.onFailure(error);
           return;
         }
         this.#hasConnected = true;
         this.#outage.succeeded();
-        settlement.onReply(reply);
       },
       (error: unknown) => {
         this.#unsettled--;

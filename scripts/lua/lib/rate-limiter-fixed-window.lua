@@ -1,0 +1,28 @@
+-- lib/rate-limiter-fixed-window.lua
+-- Purpose: the fixed window's step (docs/algorithms.md, "Fixed window"), shared by
+--   rate-limiter/acquire and rate-limiter/acquire-fixed-window; pasted after
+--   lib/rate-limiter-state.lua, whose `now` it reads.
+-- State "<start>:<count>": the cost admitted in the window of W ms that starts at `start` (windows
+--   are aligned to the epoch).
+
+-- From when the state decides as no state: its window is over, or it counts nothing.
+local function fixedWindowExpiresAt(start, count, W)
+  if count > 0 then
+    return start + W
+  end
+  return start
+end
+
+-- Counts `cost` in the window holding now when it then holds at most `limit`. Returns that
+-- window's start, the count it held, then the count after, or nil when denied.
+local function fixedWindowTake(start, count, cost, limit, W)
+  local current = math.floor(now / W) * W
+  local n = 0
+  if start == current then
+    n = count
+  end
+  if n + cost > limit then
+    return current, n, nil
+  end
+  return current, n, n + cost
+end

@@ -1,0 +1,35 @@
+-- lib/rate-limiter-sliding-window-counter.lua
+-- Purpose: the sliding window counter's step (docs/algorithms.md, "Sliding window counter"),
+--   shared by rate-limiter/acquire and rate-limiter/acquire-sliding-window-counter; pasted after
+--   lib/rate-limiter-state.lua, whose `now` it reads.
+-- State "<start>:<count>:<prev>": the cost admitted in the window of W ms that starts at `start`,
+--   and in the window before it.
+
+-- From when the state decides as no state: both its windows have left the sliding window.
+local function slidingWindowCounterExpiresAt(start, count, prev, W)
+  if count > 0 then
+    return start + 2 * W
+  end
+  if prev > 0 then
+    return start + W
+  end
+  return start
+end
+
+-- Counts `cost` in the window holding now when the previous window's count, weighted by its share
+-- still in the sliding window, plus the current count then holds at most `limit` (all in cost
+-- units x ms). Returns the current window's start, its count, the previous window's count, then
+-- the count after, or nil when denied.
+local function slidingWindowCounterTake(start, count, prev, cost, limit, W)
+  local current = math.floor(now / W) * W
+  local n, p = 0, 0
+  if start == current then
+    n, p = count, prev
+  elseif start == current - W then
+    p = count
+  end
+  if p * (W - (now - current)) + (n + cost) * W > limit * W then
+    return current, n, p, nil
+  end
+  return current, n, p, n + cost
+end

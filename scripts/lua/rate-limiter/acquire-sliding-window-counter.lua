@@ -1,0 +1,44 @@
+-- rate-limiter/acquire-sliding-window-counter
+--
+-- Purpose: decides on one request against one sliding-window-counter limit of one rate-limiter
+-- key, in one atomic step: the common call, lean. rate-limiter/acquire decides the same (same
+-- lib/rate-limiter-sliding-window-counter.lua) for several requests or limits, and reports every
+-- field; here Redis replies with the three numbers the client needs to compute them with the
+-- TypeScript algorithm (packages/local/src/rate-limiter/algorithms/sliding-window-counter.ts) on
+-- the state they describe.
+--
+-- KEYS[1]: the state, a string "<start>:<count>:<prev>" (the current window's start in ms, the
+--   cost admitted in it and in the window before), as in rate-limiter/acquire.
+-- ARGV[1]: nowMs, integer ms since the Unix epoch to decide at; a negative value reads the server
+--   clock: TIME seconds * 1000 + floor(microseconds / 1000).
+-- ARGV[2]: cost, in cost units, an integer 1..limit.
+-- ARGV[3]: limit, the cost units the sliding window admits.
+-- ARGV[4]: intervalMs, the window's length (ms).
+--
+-- Reply: an array of three integers: n = the cost the window holding nowMs had admitted before
+--   the request (n when it is allowed, -1 - n when it is denied), p = the cost the window before
+--   it admitted, and elapsedMs = nowMs minus the start of the window holding nowMs. Their decision
+--   is the TypeScript sliding window counter's on the state
+--   { windowStartMs: 0, count: n, previousCount: p } at nowMs = elapsedMs.
+--
+-- Invariants: as in rate-limiter/acquire: integers below 2^53 computed with + - *, floor/ceil of a
+--   quotient and comparisons; a denied request changes nothing; the key written gets a TTL that
+--   ends when both its windows have left the sliding window (5 s more with an explicit nowMs), so
+--   an idle limiter leaves no key and a stale state decides as an absent one.
+
+--#include lib/rate-limiter-state.lua
+--#include lib/rate-limiter-sliding-window-counter.lua
+
+local key = KEYS[1]
+local W = tonumber(ARGV[4])
+local start, count, prev = loadState(key)
+if start ~= nil and now >= slidingWindowCounterExpiresAt(start, count, prev, W) then
+  start = nil
+end
+local current, n, p, counted =
+  slidingWindowCounterTake(start, count, prev, tonumber(ARGV[2]), tonumber(ARGV[3]), W)
+if counted == nil then
+  return { -1 - n, p, now - current }
+end
+saveState(key, slidingWindowCounterExpiresAt(current, counted, p, W), current, counted, p)
+return { n, p, now - current }

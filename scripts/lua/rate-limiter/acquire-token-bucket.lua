@@ -1,0 +1,43 @@
+-- rate-limiter/acquire-token-bucket
+--
+-- Purpose: decides on one request against one token-bucket limit of one rate-limiter key, in one
+-- atomic step: the common call, lean. rate-limiter/acquire decides the same (same
+-- lib/rate-limiter-token-bucket.lua) for several requests or limits, and reports every field; here
+-- Redis replies with the one number the client needs to compute them with the TypeScript algorithm
+-- (packages/local/src/rate-limiter/algorithms/token-bucket.ts) on the state it describes.
+--
+-- KEYS[1]: the state, a string "<tokens>:<at>" (tokens in scaled units, at in ms), as in
+--   rate-limiter/acquire.
+-- ARGV[1]: nowMs, integer ms since the Unix epoch to decide at; a negative value reads the server
+--   clock: TIME seconds * 1000 + floor(microseconds / 1000).
+-- ARGV[2]: cost, in cost units, an integer 1..capacity.
+-- ARGV[3]: capacity, the burst in cost units.
+-- ARGV[4]: unitScaled, scaled units per cost unit.
+-- ARGV[5]: msScaled, scaled units refilled per ms.
+--
+-- Reply: one integer, t = the tokens in the bucket at nowMs before the request (scaled units): t
+--   when the request is allowed, -1 - t when it is denied. Its decision is the TypeScript token
+--   bucket's on the state { scaledTokens: t, refilledAtMs: 0 } at nowMs 0.
+--
+-- Invariants: as in rate-limiter/acquire: integers below 2^53 computed with + - *, floor/ceil of a
+--   quotient and comparisons; a denied request changes nothing; the key written gets a TTL that
+--   ends when the bucket is full again (5 s more with an explicit nowMs), so an idle limiter leaves
+--   no key and a stale state decides as an absent one.
+
+--#include lib/rate-limiter-state.lua
+--#include lib/rate-limiter-token-bucket.lua
+
+local key = KEYS[1]
+local U = tonumber(ARGV[4])
+local P = tonumber(ARGV[5])
+local C = tonumber(ARGV[3]) * U
+local tokens, at = loadState(key)
+if tokens ~= nil and now >= tokenBucketExpiresAt(tokens, at, C, P) then
+  tokens = nil
+end
+local t, left, nextAt = tokenBucketTake(tokens, at, tonumber(ARGV[2]) * U, C, P)
+if left == nil then
+  return -1 - t
+end
+saveState(key, tokenBucketExpiresAt(left, nextAt, C, P), left, nextAt)
+return t
