@@ -84,5 +84,5 @@ export const bulkheadOptionsSchema = z.strictObject({
   queueTimeoutMs: queueTimeoutMsSchema.default(BULKHEAD_DEFAULTS.queueTimeoutMs),
   state: functionSchema<BulkheadStateProvider>().default(() => BULKHEAD_DEFAULTS.state),
   name: policyNameSchema.default(BULKHEAD_DEFAULTS.name),
-  clock: clockSchema.default(BULKHEAD_DEFAULTS.clock),
+  clock: clockSchema.default(() => BULKHEAD_DEFAULTS.clock),
 });

@@ -7,6 +7,7 @@ import {
   abortSourceOf,
   inheritedAttempt,
   rejectionOf,
+  startTimeOf,
 } from '../internal/call-scope.js';
 import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
@@ -166,7 +167,7 @@ class LocalBulkhead extends BasePolicy implements BulkheadPolicy {
       this.#inFlight++;
       return this.#runCounted(fn, counter, abortSource);
     }
-    const startedMs = this.events.hasListeners ? this.#clock.now() : undefined;
+    const startedMs = this.events.hasListeners ? startTimeOf(options, this.#clock) : undefined;
     // FIFO: while anyone waits, a newcomer queues behind them rather than taking a freed permit.
     const releaseCountBefore = this.#releaseCount;
     let offered: MaybePromise<Lease | undefined>;

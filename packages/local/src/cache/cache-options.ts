@@ -69,5 +69,5 @@ export const cacheOptionsSchema = z.strictObject({
   maxEntries: positiveIntSchema.default(CACHE_DEFAULTS.maxEntries),
   shouldCache: functionSchema<(result: unknown) => boolean>().default(() => CACHE_DEFAULTS.shouldCache),
   name: policyNameSchema.default(CACHE_DEFAULTS.name),
-  clock: clockSchema.default(CACHE_DEFAULTS.clock),
+  clock: clockSchema.default(() => CACHE_DEFAULTS.clock),
 });

@@ -215,7 +215,7 @@ const circuitBreakerOptionsSchema = z
     mode: z.enum(['normal', 'metricsOnly', 'disabled']).default(CIRCUIT_BREAKER_DEFAULTS.mode),
     state: functionSchema<CircuitBreakerStateProvider>().optional(),
     name: policyNameSchema.default(CIRCUIT_BREAKER_DEFAULTS.name),
-    clock: clockSchema.default(CIRCUIT_BREAKER_DEFAULTS.clock),
+    clock: clockSchema.default(() => CIRCUIT_BREAKER_DEFAULTS.clock),
   })
   .superRefine((options, context) => {
     const window = options.window;

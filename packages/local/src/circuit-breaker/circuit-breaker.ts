@@ -10,6 +10,7 @@ import {
   inheritedAttempt,
   rejectionOf,
   type AbortSource,
+  startTimeOf,
 } from '../internal/call-scope.js';
 import { factoryOf } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
@@ -136,14 +137,14 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
       return Promise.reject(error);
     }
     // The memory state answers at once: no promise job between admission and the work.
-    if (!isPromise(pending)) return this.#runAdmitted(fn, key, pending, abortSource);
+    if (!isPromise(pending)) return this.#runAdmitted(fn, key, pending, abortSource, options);
     return pending.then(async (admission) => {
       if (admission.isAllowed && hasAborted(abortSource)) {
         // The caller gave up while a remote state decided: hand the slot back, run nothing.
         await this.#record(key, IGNORED, admission);
         throw abortSource.reason;
       }
-      return this.#runAdmitted(fn, key, admission, abortSource);
+      return this.#runAdmitted(fn, key, admission, abortSource, options);
     });
   }
 
@@ -152,6 +153,7 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
     key: string,
     admission: Admission,
     abortSource: AbortSource | undefined,
+    options: ExecuteOptions | undefined,
   ): Promise<T> {
     this.#observe(key, admission.transitions, admission.state);
     if (!admission.isAllowed) {
@@ -159,10 +161,16 @@ class CircuitBreakerShell extends BasePolicy implements CircuitBreakerPolicy {
         this.#ensureHealthCheck(key, admission.state, admission.retryAfterMs);
       throw this.#reject(admission);
     }
-    const startedMs = this.#isTimed || this.events.hasListeners ? this.#clock.now() : 0;
+    const isStarted = this.#isTimed || this.events.hasListeners;
+    const startedMs = isStarted ? startTimeOf(options, this.#clock) : 0;
     let result: T;
     try {
-      result = await callSafely(fn, CallScope.forwarding(abortSource, inheritedAttempt(abortSource)));
+      const scope = CallScope.forwarding(abortSource, inheritedAttempt(abortSource));
+      // The next layer of a pipeline starts inside this call: it takes the same reading.
+      if (isStarted) scope.stamp(this.#clock, startedMs);
+      const work = callSafely(fn, scope);
+      scope.unstamp();
+      result = await work;
     } catch (error) {
       const recording = this.#recordError(key, admission, error, abortSource, startedMs);
       if (recording !== undefined) await recording;

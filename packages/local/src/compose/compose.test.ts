@@ -1,4 +1,4 @@
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 
 import { compose } from './compose.js';
 import { fallback } from '../fallback/fallback.js';
@@ -8,6 +8,8 @@ import { circuitBreaker } from '../circuit-breaker/circuit-breaker.js';
 import { rateLimiter } from '../rate-limiter/rate-limiter.js';
 import { timeout } from '../timeout/timeout.js';
 import { retry } from '../retry/retry.js';
+import { backoff } from '../backoff/backoff.js';
+import { FakeClock } from '../testing/fake-clock.js';
 import type { ResilienceEvent } from '../events/resilience-event.js';
 import type { ExecuteOptions, ExecutionContext, Policy, Work } from '../policy/policy.js';
 
@@ -158,5 +160,62 @@ describe('compose with a long-lived caller signal', () => {
     );
     for (let call = 0; call < 50; call++) await pipeline.execute(() => call, { signal });
     expect(listeners).toBe(0);
+  });
+});
+
+describe('compose: one clock reading for the starts of its layers', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** The benchmark's pipeline, listened: each layer reports its duration. */
+  function listenedPipeline(clock?: FakeClock): { pipeline: Policy; events: ResilienceEvent[] } {
+    const events: ResilienceEvent[] = [];
+    const pipeline = compose(
+      retry({ name: 'api', maxAttempts: 2, backoff: backoff.constant({ delayMs: 100 }), clock }),
+      circuitBreaker({ name: 'payments', clock }),
+      timeout({ name: 'db', timeoutMs: 1000, clock }),
+      bulkhead({ name: 'pool', maxConcurrent: 4, clock }),
+    );
+    pipeline.onEvent((event) => events.push(event));
+    return { pipeline, events };
+  }
+
+  it('reads the clock 5 times per listened call of 4 layers (one start, four ends), default clocks included', async () => {
+    const { pipeline } = listenedPipeline();
+    await pipeline.execute(async () => 1);
+    const now = vi.spyOn(Date, 'now');
+    await pipeline.execute(async () => 1);
+    expect(now).toHaveBeenCalledTimes(5);
+  });
+
+  it('still gives each layer its own duration, and a later attempt its own start', async () => {
+    const clock = new FakeClock();
+    const { pipeline, events } = listenedPipeline(clock);
+    let attempt = 0;
+    const call = pipeline.execute(async () => {
+      attempt++;
+      // The first attempt fails at once; the second (100 ms of backoff later) takes 50 ms.
+      if (attempt === 1) throw new Error('first');
+      await new Promise<void>((resolve) => {
+        clock.setTimeout(resolve, 50);
+      });
+      return 'ok';
+    });
+    await clock.advance(100);
+    await clock.advance(50);
+    await expect(call).resolves.toBe('ok');
+    const durations = events
+      .filter((event) => event.type === 'execution.succeeded' || event.type === 'execution.failed')
+      .map((event) => `${event.policyName} ${event.type} ${'durationMs' in event ? event.durationMs : ''}`);
+    expect(durations).toEqual([
+      'pool execution.failed 0',
+      'db execution.failed 0',
+      'payments execution.failed 0',
+      'pool execution.succeeded 50',
+      'db execution.succeeded 50',
+      'payments execution.succeeded 50',
+      'api execution.succeeded 150',
+    ]);
   });
 });

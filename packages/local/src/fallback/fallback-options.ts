@@ -55,5 +55,5 @@ export const fallbackOptionsSchema = z.strictObject({
     () => FALLBACK_DEFAULTS.shouldHandleResult,
   ),
   name: policyNameSchema.default(FALLBACK_DEFAULTS.name),
-  clock: clockSchema.default(FALLBACK_DEFAULTS.clock),
+  clock: clockSchema.default(() => FALLBACK_DEFAULTS.clock),
 });

@@ -56,5 +56,5 @@ export const hedgeOptionsSchema = z.strictObject({
   delayMs: durationMsSchema,
   maxHedgedAttempts: positiveIntSchema.max(100).default(HEDGE_DEFAULTS.maxHedgedAttempts),
   name: policyNameSchema.default(HEDGE_DEFAULTS.name),
-  clock: clockSchema.default(HEDGE_DEFAULTS.clock),
+  clock: clockSchema.default(() => HEDGE_DEFAULTS.clock),
 });

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock/clock.js';
 import type { ExecuteOptions, ExecutionContext } from '../policy/policy.js';
 
 /**
@@ -89,6 +90,20 @@ export function abortSourceOf(options: ExecuteOptions | undefined): AbortSource 
 }
 
 /**
+ * When a policy starts: its caller's start time when a pipeline runs it as the next layer of a
+ * policy on the same clock that read the clock just before, synchronously (see
+ * {@link CallScope.stamp}); otherwise a fresh reading. A listened 4-policy pipeline read the clock
+ * 8 times per call, about 45 ns each; the layers' starts now share one reading, which is exact:
+ * no other code runs in between.
+ *
+ * @internal
+ */
+export function startTimeOf(options: ExecuteOptions | undefined, clock: Clock): number {
+  const parent = (options as ScopedExecuteOptions | undefined)?.[PARENT_SCOPE];
+  return parent?.stampedStartOf(clock) ?? clock.now();
+}
+
+/**
  * Options for a nested policy call that hand down `context` without materialising its signal.
  *
  * @internal
@@ -119,6 +134,9 @@ export class CallScope implements ExecutionContext, AbortSource {
   #controller: AbortController | undefined;
   #subscribers: (() => void)[] | undefined;
   #unsubscribeParent: (() => void) | undefined;
+  /** While the policy that made this scope calls its work synchronously: the clock it read. */
+  #stampClock: Clock | undefined;
+  #stampMs = 0;
 
   private constructor(parent: AbortSource | undefined, attempt: number, isAbortable: boolean) {
     this.#parent = parent;
@@ -147,6 +165,27 @@ export class CallScope implements ExecutionContext, AbortSource {
   static forwarding(parent: AbortSource | undefined, attempt: number): CallScope {
     if (parent === undefined && attempt === 1) return CallScope.#root;
     return new CallScope(parent, attempt, false);
+  }
+
+  /**
+   * Marks `startedMs` (read on `clock`) as the start of the call being made with this scope, until
+   * {@link CallScope.unstamp}. A policy stamps its scope only around calling its work
+   * synchronously right after reading the clock, so a pipeline's next layer, which starts inside
+   * that call, can take the same reading ({@link startTimeOf}). Private fields: the shared root
+   * scope is frozen, and its stamps nest (every stamp is undone before its caller continues).
+   */
+  stamp(clock: Clock, startedMs: number): void {
+    this.#stampClock = clock;
+    this.#stampMs = startedMs;
+  }
+
+  unstamp(): void {
+    this.#stampClock = undefined;
+  }
+
+  /** The stamped start time, when one is set for `clock`. */
+  stampedStartOf(clock: Clock): number | undefined {
+    return this.#stampClock === clock ? this.#stampMs : undefined;
   }
 
   get aborted(): boolean {

@@ -125,7 +125,7 @@ export const rateLimiterOptionsSchema = z
     queueSize: nonNegativeIntSchema.max(MAX_SCALED).optional(),
     maxKeys: positiveIntSchema.default(RATE_LIMITER_DEFAULTS.maxKeys),
     name: policyNameSchema.default(RATE_LIMITER_DEFAULTS.name),
-    clock: clockSchema.default(RATE_LIMITER_DEFAULTS.clock),
+    clock: clockSchema.default(() => RATE_LIMITER_DEFAULTS.clock),
     state: functionSchema<RateLimiterStateFactory>().default(() => RATE_LIMITER_DEFAULTS.state),
   })
   .superRefine((options, context) => {

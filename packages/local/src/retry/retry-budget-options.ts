@@ -60,5 +60,5 @@ export const retryBudgetOptionsSchema = z.strictObject({
   ratio: z.number().min(0).default(RETRY_BUDGET_DEFAULTS.ratio),
   minRetriesPerSecond: z.number().min(0).default(RETRY_BUDGET_DEFAULTS.minRetriesPerSecond),
   windowMs: positiveDurationMsSchema.default(RETRY_BUDGET_DEFAULTS.windowMs),
-  clock: clockSchema.default(RETRY_BUDGET_DEFAULTS.clock),
+  clock: clockSchema.default(() => RETRY_BUDGET_DEFAULTS.clock),
 });

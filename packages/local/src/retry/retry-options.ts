@@ -150,5 +150,5 @@ export const retryOptionsSchema = z.strictObject({
   delay: functionSchema<(context: RetryDelayContext) => number | undefined>().optional(),
   budget: budgetSchema.optional(),
   name: policyNameSchema.default(RETRY_DEFAULTS.name),
-  clock: clockSchema.default(RETRY_DEFAULTS.clock),
+  clock: clockSchema.default(() => RETRY_DEFAULTS.clock),
 });

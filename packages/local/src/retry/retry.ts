@@ -4,7 +4,13 @@ import type { Clock } from '../clock/clock.js';
 import { RetryExhaustedError } from '../errors/errors.js';
 import type { ErrorSource } from '../errors/resilience-error.js';
 import { sleep } from '../internal/abort.js';
-import { type AbortSource, CallScope, abortSourceOf, hasAborted } from '../internal/call-scope.js';
+import {
+  type AbortSource,
+  CallScope,
+  abortSourceOf,
+  hasAborted,
+  startTimeOf,
+} from '../internal/call-scope.js';
 import { factoryOf, parseOptions } from '../options/parse-options.js';
 import { BasePolicy } from '../policy/base-policy.js';
 import type { ExecuteOptions, Policy, Work } from '../policy/policy.js';
@@ -77,12 +83,12 @@ class RetryPolicy extends BasePolicy {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) throw abortSource.reason;
     // The success path does no more than this: no timer, no clock read unless someone listens.
-    const startedMs = this.events.hasListeners ? this.#clock.now() : undefined;
+    const startedMs = this.events.hasListeners ? startTimeOf(options, this.#clock) : undefined;
     let failures: FailureLog | undefined;
     for (let attempt = 1; ; attempt++) {
       let result: T;
       try {
-        result = await fn(CallScope.forwarding(abortSource, attempt));
+        result = await this.#attempt(fn, CallScope.forwarding(abortSource, attempt), startedMs);
       } catch (error) {
         // The caller's own abort is never retried: the caller asked to stop, and the call rejects
         // with its reason, whatever the attempt rejected with.
@@ -106,6 +112,20 @@ class RetryPolicy extends BasePolicy {
       failures ??= new FailureLog();
       failures.recordResult(result);
       await this.#waitBeforeRetry(attempt, failures, abortSource, startedMs);
+    }
+  }
+
+  /**
+   * Calls `fn` for one attempt. The first starts at `startedMs` (when read): the next layer of a
+   * pipeline, which starts inside this call, takes that reading instead of its own.
+   */
+  #attempt<T>(fn: Work<T>, scope: CallScope, startedMs: number | undefined): T | PromiseLike<T> {
+    if (scope.attempt !== 1 || startedMs === undefined) return fn(scope);
+    scope.stamp(this.#clock, startedMs);
+    try {
+      return fn(scope);
+    } finally {
+      scope.unstamp();
     }
   }
 

@@ -56,5 +56,5 @@ export const timeoutOptionsSchema = z.strictObject({
   timeoutMs: positiveDurationMsSchema,
   strategy: z.enum(['cooperative', 'aggressive']).default(TIMEOUT_DEFAULTS.strategy),
   name: policyNameSchema.default(TIMEOUT_DEFAULTS.name),
-  clock: clockSchema.default(TIMEOUT_DEFAULTS.clock),
+  clock: clockSchema.default(() => TIMEOUT_DEFAULTS.clock),
 });

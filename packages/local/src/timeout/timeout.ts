@@ -12,6 +12,7 @@ import {
   abortSourceOf,
   hasAborted,
   inheritedAttempt,
+  startTimeOf,
 } from '../internal/call-scope.js';
 import { DeadlineQueue } from '../internal/deadline-queue.js';
 import { factoryOf, parseOptions } from '../options/parse-options.js';
@@ -53,8 +54,9 @@ class TimeoutPolicy extends BasePolicy {
   protected async run<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
     const abortSource = abortSourceOf(options);
     if (abortSource?.aborted === true) throw abortSource.reason;
-    // One clock reading serves the deadline and, when someone listens, the duration.
-    const startedMs = this.#clock.now();
+    // One clock reading serves the deadline and, when someone listens, the duration (the caller's,
+    // when a pipeline runs this right after it read the same clock).
+    const startedMs = startTimeOf(options, this.#clock);
     // The work's context: its AbortSignal exists only if the work reads `signal`.
     const scope = CallScope.abortable(abortSource, inheritedAttempt(abortSource));
     const ticket = this.#deadlines.enter(
@@ -62,7 +64,10 @@ class TimeoutPolicy extends BasePolicy {
       startedMs,
     );
     try {
+      // The next layer of a pipeline starts inside this call: it takes the same reading.
+      scope.stamp(this.#clock, startedMs);
       const work = callSafely(fn, scope);
+      scope.unstamp();
       // Aggressive: the deadline or the caller ends the wait. Cooperative: only the caller does (a
       // caller's abort rejects at once, as fetch does); at the deadline the work is asked to stop.
       const result = await (this.#isAggressive
