@@ -14,7 +14,10 @@
  * Beside the rate, where the time goes: this process's CPU time per decision (the client: ours,
  * ioredis, the socket writes) and the Redis server's (`INFO cpu`: parsing, the script, replies),
  * both far steadier than throughput on a shared 2-core machine where client and server compete
- * for the same cores.
+ * for the same cores; and the time Redis spent inside EVALSHA per call (`INFO commandstats`,
+ * `usec_per_call`: the script alone, without parsing the command or writing the reply), the
+ * steadiest of the three. Every contender calls EVALSHA (rate-limiter-flexible through the command
+ * it defines).
  *
  * Run: npm run build && npx tsx bench/redis-ratelimit/run.ts
  */
@@ -51,6 +54,8 @@ interface Sample {
   readonly clientCpuUs: number;
   /** The Redis server's CPU time (user + system) per decision, in µs. */
   readonly serverCpuUs: number;
+  /** Redis's time inside EVALSHA per call (`INFO commandstats`), in µs. */
+  readonly evalshaUs: number;
   readonly errors: number;
 }
 
@@ -97,6 +102,12 @@ async function serverCpuSeconds(server: RedisServer): Promise<number> {
   return seconds('used_cpu_user') + seconds('used_cpu_sys');
 }
 
+/** Redis's `usec_per_call` of EVALSHA since the last `CONFIG RESETSTAT`. */
+async function evalshaUsPerCall(server: RedisServer): Promise<number> {
+  const info = String(await server.command('INFO', 'commandstats'));
+  return Number(/cmdstat_evalsha:[^\r\n]*usec_per_call=([\d.]+)/.exec(info)?.[1] ?? NaN);
+}
+
 async function measure(
   server: RedisServer,
   contender: Contender,
@@ -104,12 +115,15 @@ async function measure(
   inFlight: number,
 ): Promise<Sample> {
   await drive(contender.call, keys, inFlight, WARM_UP_MS);
+  await server.command('CONFIG', 'RESETSTAT');
   const serverBefore = await serverCpuSeconds(server);
   const clientBefore = process.cpuUsage();
   const { count, errors, elapsedMs } = await drive(contender.call, keys, inFlight, MEASURE_MS);
   const client = process.cpuUsage(clientBefore);
   const serverAfter = await serverCpuSeconds(server);
+  const evalshaUs = await evalshaUsPerCall(server);
   return {
+    evalshaUs,
     perSecond: (count / elapsedMs) * 1000,
     clientCpuUs: (client.user + client.system) / count,
     serverCpuUs: ((serverAfter - serverBefore) * 1e6) / count,
@@ -194,20 +208,22 @@ try {
           perSecond: median(rounds.map((sample) => sample.perSecond)),
           clientCpuUs: median(rounds.map((sample) => sample.clientCpuUs)),
           serverCpuUs: median(rounds.map((sample) => sample.serverCpuUs)),
+          evalshaUs: median(rounds.map((sample) => sample.evalshaUs)),
           errors: rounds.reduce((sum, sample) => sum + sample.errors, 0),
         };
         rows.push(row);
         process.stdout.write(
           `${keys.padEnd(12)} ${String(inFlight).padStart(4)} in flight  ${row.name.padEnd(48)} ${Math.round(row.perSecond).toLocaleString('en-US').padStart(9)} /s` +
-            `  client ${row.clientCpuUs.toFixed(1).padStart(5)} µs  redis ${row.serverCpuUs.toFixed(1).padStart(5)} µs CPU per decision\n`,
+            `  client ${row.clientCpuUs.toFixed(1).padStart(5)} µs  redis ${row.serverCpuUs.toFixed(1).padStart(5)} µs CPU per decision` +
+            `  EVALSHA ${row.evalshaUs.toFixed(2).padStart(5)} µs per call\n`,
         );
       }
     }
   }
 
   const lines = [
-    '| keys | in flight | case | decisions/s | vs ceiling | client CPU µs/decision | Redis CPU µs/decision | errors |',
-    '|---|---:|---|---:|---:|---:|---:|---:|',
+    '| keys | in flight | case | decisions/s | vs ceiling | client CPU µs/decision | Redis CPU µs/decision | EVALSHA µs/call in Redis | errors |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
     const ceiling = rows.find(
@@ -219,7 +235,7 @@ try {
     const ratio = ceiling === undefined ? '' : `${(row.perSecond / ceiling.perSecond).toFixed(2)}×`;
     lines.push(
       `| ${row.keys} | ${row.inFlight} | ${row.name} | ${Math.round(row.perSecond).toLocaleString('en-US')} | ${ratio} | ` +
-        `${row.clientCpuUs.toFixed(1)} | ${row.serverCpuUs.toFixed(1)} | ${row.errors} |`,
+        `${row.clientCpuUs.toFixed(1)} | ${row.serverCpuUs.toFixed(1)} | ${row.evalshaUs.toFixed(2)} | ${row.errors} |`,
     );
   }
   const redisVersion = /redis_version:(\S+)/.exec(String(await server.command('INFO', 'server')))?.[1];
