@@ -244,6 +244,68 @@ describe('RedisBulkheadState waiting set (fairness across processes)', () => {
     expect(await holder.acquire(name, T + 1)).toBeDefined();
   });
 
+  /**
+   * Places that outlive the test (leaseMs 60 s, pollIntervalMs 10 min: 60 s) and the waiter's
+   * connection drained: every script it sent is done, including one sent by a reply's handler.
+   */
+  const longPlaces = { pollIntervalMs: 600_000 };
+  async function settled(client: Redis): Promise<void> {
+    await client.ping();
+    await delay(0);
+    await client.ping();
+  }
+
+  it('takes the process out of the set when its callers stopped waiting while its refused ask was on its way: a newcomer is granted at once', async () => {
+    const name = newName();
+    const holder = stateOf(first, { name, ...longPlaces });
+    const waiter = stateOf(second, { name, ...longPlaces });
+    const lease = await holder.acquire(name, T);
+    const stopWaiting = waiter.watch(name, () => undefined);
+    const asking = waiter.acquire(name, T);
+    // The only caller waiting there times out (or aborts) before the refusal comes back.
+    stopWaiting();
+    expect(await asking).toBeUndefined();
+    await holder.release(lease!);
+    await settled(second);
+    expect(Number(await server.command('ZCARD', keysOf(name).waiting))).toBe(0);
+    expect(await holder.acquire(name, T + 1)).toBeDefined();
+  });
+
+  it('takes the process out of the set when a refusal that put it there comes after commandTimeoutMs and nobody waits there any more', async () => {
+    const name = newName();
+    const clock = new FakeClock();
+    const holder = stateOf(first, { name, ...longPlaces });
+    const waiter = stateOf(second, { name, ...longPlaces, clock, commandTimeoutMs: 50 });
+    const lease = await holder.acquire(name, T);
+    const stopWaiting = waiter.watch(name, () => undefined);
+    const asking = Promise.resolve(waiter.acquire(name, T)).catch((error: unknown) => error);
+    await clock.advance(50);
+    expect(await asking).toBeInstanceOf(Error);
+    stopWaiting();
+    await holder.release(lease!);
+    await settled(second);
+    expect(Number(await server.command('ZCARD', keysOf(name).waiting))).toBe(0);
+    expect(await holder.acquire(name, T + 1)).toBeDefined();
+  });
+
+  it("keeps the waiting set as long as the longest place: a waiter with a shorter place (its pollIntervalMs) does not cut another's short", async () => {
+    const name = newName();
+    const holder = stateOf(first, { name, ...longPlaces });
+    // Places of 60 s (leaseMs) and of 300 ms (3 x 100 ms), as two differently configured processes.
+    const patient = stateOf(second, { name, ...longPlaces });
+    const hasty = stateOf(first, { name, pollIntervalMs });
+    await holder.acquire(name, T);
+    patient.watch(name, () => undefined);
+    hasty.watch(name, () => undefined);
+    expect(await patient.acquire(name, T)).toBeUndefined();
+    expect(await hasty.acquire(name, T + 1)).toBeUndefined();
+    const { waiting } = keysOf(name);
+    for (const key of [waiting, `${waiting}-until`]) {
+      // The patient waiter's place lasts until T + 60 s; it must not vanish after 300 ms.
+      expect(Number(await server.command('PTTL', key))).toBeGreaterThan(waiterTtlMs);
+    }
+  });
+
   it('tells a process refused behind a waiter when that waiter loses its place, so it asks again then', async () => {
     const name = newName();
     const clock = new FakeClock();

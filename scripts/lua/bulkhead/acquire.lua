@@ -55,8 +55,9 @@
 --   - an id that is already a live member (a call resent after a dropped connection) is extended, not
 --     counted twice;
 --   - the leases key expires ARGV[3] ms after the latest lease expiry, the counter 2 * ARGV[3] ms
---     after this grant, the waiting sets ARGV[8] ms after the latest waiter asked: an idle
---     bulkhead disappears, and an absent key decides exactly like a set of lapsed leases.
+--     after this grant, the waiting sets when the place that lasts longest lapses (processes may
+--     send different ARGV[8]): an idle bulkhead disappears, and an absent key decides exactly like
+--     a set of lapsed leases.
 
 redis.replicate_commands()
 
@@ -108,8 +109,11 @@ if count + ahead >= max_concurrent then
     if waiter ~= '' then
       redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', now_us), waiter)
       redis.call('ZADD', KEYS[4], now + waiter_ttl_ms, waiter)
-      redis.call('PEXPIRE', KEYS[3], waiter_ttl_ms)
-      redis.call('PEXPIRE', KEYS[4], waiter_ttl_ms)
+      -- Another waiter's place may outlast this one (a longer ARGV[8]): the sets must outlive it too.
+      local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+      local keep_ms = math.max(waiter_ttl_ms, tonumber(last[2]) - now)
+      redis.call('PEXPIRE', KEYS[3], keep_ms)
+      redis.call('PEXPIRE', KEYS[4], keep_ms)
     end
     if ahead > 0 then
       local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')

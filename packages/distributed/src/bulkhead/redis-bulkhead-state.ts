@@ -419,15 +419,17 @@ export class RedisBulkheadState implements BulkheadState {
       grant = await this.#withTimeout(call);
     } catch (error) {
       // Granted after we stopped waiting (commandTimeoutMs): nobody holds it, so give it back.
+      // Refused, it may have put this process among the waiters: take it out if nobody waits.
       call.then((late) => {
         if (late.isGranted) this.#releaseIdInRedis(key, id).catch(ignoreError);
+        else if (isWaiting) this.#noteWaiting(key);
       }, ignoreError);
       throw error;
     }
     this.#hasConnected = true;
     this.#outage.succeeded();
     if (!grant.isGranted) {
-      if (isWaiting) this.#waitingKeys.add(key);
+      if (isWaiting) this.#noteWaiting(key);
       this.#noteRefusal(key, grant.nextLapseMs);
       return undefined;
     }
@@ -670,9 +672,21 @@ export class RedisBulkheadState implements BulkheadState {
     for (const key of [...this.#handOvers.keys()]) this.#flushHandOvers(key);
   }
 
-  /** Takes this process out of the waiting set of `watch`'s key: nobody waits here any more. */
-  #leave(watch: Watch): void {
-    const [, , channel, waitingKey, waitingUntilKey] = this.#keyspace.keysFor(watch.key) as [
+  /**
+   * A refusal of an acquire sent while callers of `key` waited here put this process in the key's
+   * waiting set. If they stopped waiting while it was on its way (served elsewhere, timed out,
+   * aborted, closed), nobody here will ask again: leave now, or the place would hold back a free
+   * permit from the others until it lapses.
+   */
+  #noteWaiting(key: string): void {
+    const watch = this.#watches.get(key);
+    if (watch !== undefined && watch.listeners.size > 0) this.#waitingKeys.add(key);
+    else this.#leave(key);
+  }
+
+  /** Takes this process out of the waiting set of `key`: nobody waits here any more. */
+  #leave(key: string): void {
+    const [, , channel, waitingKey, waitingUntilKey] = this.#keyspace.keysFor(key) as [
       string,
       string,
       string,
@@ -815,7 +829,7 @@ export class RedisBulkheadState implements BulkheadState {
     this.#channelKeys.delete(watch.channel);
     watch.listeners.clear();
     this.#flushHandOvers(watch.key);
-    if (this.#waitingKeys.delete(watch.key)) this.#leave(watch);
+    if (this.#waitingKeys.delete(watch.key)) this.#leave(watch.key);
     this.#yielding.delete(watch.key);
     this.#fullKeys.delete(watch.key);
     if (watch.timer !== undefined) this.#settings.clock.clearTimeout(watch.timer);
