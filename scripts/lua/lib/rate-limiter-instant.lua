@@ -1,8 +1,8 @@
 -- lib/rate-limiter-instant.lua
 -- Purpose: an instant kept as whole ms and a remainder in scaled units (whole + rem / P ms), the
 --   state of GCRA (the TAT) and of the leaky bucket (when the bucket is empty); pasted before
---   lib/rate-limiter-gcra.lua or lib/rate-limiter-leaky-bucket.lua, after
---   lib/rate-limiter-state.lua, whose `now` it reads.
+--   lib/rate-limiter-gcra.lua or lib/rate-limiter-leaky-bucket.lua (and into rate-limiter/refund),
+--   after lib/rate-limiter-state.lua, whose `now` it reads.
 
 -- How far the instant is ahead of now, in scaled units: 0 when it is not ahead, or nil.
 local function scaledAhead(whole, rem, P)

@@ -1,7 +1,7 @@
 -- lib/rate-limiter-sliding-window-counter.lua
 -- Purpose: the sliding window counter's step (docs/algorithms.md, "Sliding window counter"),
---   shared by rate-limiter/acquire and rate-limiter/acquire-sliding-window-counter; pasted after
---   lib/rate-limiter-state.lua, whose `now` it reads.
+--   shared by rate-limiter/acquire, rate-limiter/acquire-sliding-window-counter and
+--   rate-limiter/refund; pasted after lib/rate-limiter-state.lua, whose `now` it reads.
 -- State "<start>:<count>:<prev>": the cost admitted in the window of W ms that starts at `start`,
 --   and in the window before it.
 
@@ -16,18 +16,25 @@ local function slidingWindowCounterExpiresAt(start, count, prev, W)
   return start
 end
 
+-- The state rolled to the window holding now: that window's start, its count and the previous
+-- window's count.
+local function slidingWindowCounterAt(start, count, prev, W)
+  local current = math.floor(now / W) * W
+  if start == current then
+    return current, count, prev
+  end
+  if start == current - W then
+    return current, 0, count
+  end
+  return current, 0, 0
+end
+
 -- Counts `cost` in the window holding now when the previous window's count, weighted by its share
 -- still in the sliding window, plus the current count then holds at most `limit` (all in cost
 -- units x ms). Returns the current window's start, its count, the previous window's count, then
 -- the count after, or nil when denied.
 local function slidingWindowCounterTake(start, count, prev, cost, limit, W)
-  local current = math.floor(now / W) * W
-  local n, p = 0, 0
-  if start == current then
-    n, p = count, prev
-  elseif start == current - W then
-    p = count
-  end
+  local current, n, p = slidingWindowCounterAt(start, count, prev, W)
   if p * (W - (now - current)) + (n + cost) * W > limit * W then
     return current, n, p, nil
   end

@@ -1,8 +1,9 @@
 -- lib/rate-limiter-state.lua
--- Purpose: what every rate-limiter/acquire* script starts with: the decision time `now`, the TTL
---   grace, integer helpers, and the load and save of a one-string state. Redis scripts cannot
---   import modules, so tools/embed-lua.js pastes this file where a script says
---   `--#include lib/rate-limiter-state.lua`, before the algorithm's own lib/rate-limiter-*.lua.
+-- Purpose: what every rate-limiter/acquire* script and rate-limiter/refund start with: the
+--   decision time `now`, the TTL grace, integer helpers, and the load and save of a one-string
+--   state. Redis scripts cannot import modules, so tools/embed-lua.js pastes this file where a
+--   script says `--#include lib/rate-limiter-state.lua`, before the algorithm's own
+--   lib/rate-limiter-*.lua.
 -- It reads ARGV[1] (nowMs; negative: the server's TIME) and defines now, grace, str, ceildiv,
 --   floordiv, loadState and saveState.
 

@@ -3,7 +3,8 @@
 -- Purpose: gives `cost` units back to every limit of one rate-limiter key, in one atomic step, as
 -- the `refund` of packages/local/src/rate-limiter/algorithms/*.ts computes it (docs/algorithms.md,
 -- "Rate limiters", step 5 of each algorithm). A limit that holds no state (idle, or past its
--- expiry) is left alone.
+-- expiry) is left alone. The time, the load and save of a state, each algorithm's level and
+-- expiry are rate-limiter/acquire's (lib/rate-limiter-*.lua); only the refund's step is here.
 --
 -- KEYS[1..]: as in rate-limiter/acquire: for each limit, in the order of their configs in ARGV,
 --   its state (a string, layout as in rate-limiter/acquire); for sliding-window-log only, each
@@ -20,26 +21,8 @@
 --   TTL equal to the time until its state decides as no state (5 s more with an explicit nowMs);
 --   an idle state is deleted.
 
-redis.replicate_commands()
+--#include lib/rate-limiter-state.lua
 
-local function str(x)
-  return string.format('%.0f', x)
-end
-
-local function ceildiv(a, b)
-  return math.ceil(a / b)
-end
-
-local now = tonumber(ARGV[1])
--- TTLs run on the server's clock. With the server's time they end exactly when the state goes
--- idle; with a caller's nowMs (tests) the two clocks differ, so keys get a grace period: a key that
--- expired early would forget admitted requests, one that lives longer decides as an absent one.
-local grace = 5000
-if now < 0 then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  grace = 0
-end
 local algorithm = ARGV[2]
 local cost = tonumber(ARGV[3])
 local keysPerLimit = 1
@@ -59,109 +42,68 @@ local function configOf(i)
   }
 end
 
--- Scaled units ahead of now of an instant kept as whole ms + rem / P.
-local function scaledAhead(whole, rem, P)
-  if whole < now then
-    return 0
-  end
-  return (whole - now) * P + rem
-end
+-- The one-key algorithm called: expires(a, b, c, config) and refund(a, b, c, config) -> a, b, c
+-- on the fields of its state string (c nil for a two-field state). Only its closures are built.
+local rules
 
-local function split(ahead, P)
-  local whole = math.floor(ahead / P)
-  return now + whole, ahead - whole * P
-end
-
-local function instantExpires(whole, rem)
-  if rem > 0 then
-    return whole + 1
-  end
-  return whole
-end
-
--- Each one-key algorithm: fields, expires(state, config), refund(state, config) -> state.
-local algorithms = {
-  ['token-bucket'] = {
-    fields = { 'tokens', 'at' },
-    expires = function(s, c)
-      return s.at + ceildiv(c.capacity * c.U - s.tokens, c.P)
+if algorithm == 'token-bucket' then
+--#include lib/rate-limiter-token-bucket.lua
+  rules = {
+    expires = function(tokens, at, _, c)
+      return tokenBucketExpiresAt(tokens, at, c.capacity * c.U, c.P)
     end,
-    refund = function(s, c)
+    refund = function(tokens, at, _, c)
       local C = c.capacity * c.U
-      local t
-      local elapsed = now - s.at
-      if elapsed <= 0 then
-        t = s.tokens
-      elseif elapsed >= ceildiv(C - s.tokens, c.P) then
-        t = C
-      else
-        t = s.tokens + elapsed * c.P
-      end
-      return { tokens = math.min(C, t + cost * c.U), at = math.max(now, s.at) }
+      return math.min(C, tokenBucketLevel(tokens, at, C, c.P) + cost * c.U), math.max(now, at)
     end,
-  },
-  ['gcra'] = {
-    fields = { 'tat', 'rem' },
-    expires = function(s)
-      return instantExpires(s.tat, s.rem)
+  }
+end
+
+-- GCRA (the TAT) and leaky bucket (when the bucket is empty) keep an instant: `whole` ms plus
+-- `rem` scaled units; a refund moves it `cost` back towards now, never before it.
+--#include lib/rate-limiter-instant.lua
+
+if algorithm == 'gcra' or algorithm == 'leaky-bucket' then
+  rules = {
+    expires = instantExpiresAt,
+    refund = function(whole, rem, _, c)
+      return instantAfter(math.max(0, scaledAhead(whole, rem, c.P) - cost * c.U), c.P)
     end,
-    refund = function(s, c)
-      local tat, rem = split(math.max(0, scaledAhead(s.tat, s.rem, c.P) - cost * c.U), c.P)
-      return { tat = tat, rem = rem }
+  }
+end
+
+if algorithm == 'fixed-window' then
+--#include lib/rate-limiter-fixed-window.lua
+  rules = {
+    expires = function(start, count, _, c)
+      return fixedWindowExpiresAt(start, count, c.interval)
     end,
-  },
-  ['leaky-bucket'] = {
-    fields = { 'free', 'rem' },
-    expires = function(s)
-      return instantExpires(s.free, s.rem)
-    end,
-    refund = function(s, c)
-      local free, rem = split(math.max(0, scaledAhead(s.free, s.rem, c.P) - cost * c.U), c.P)
-      return { free = free, rem = rem }
-    end,
-  },
-  ['fixed-window'] = {
-    fields = { 'start', 'count' },
-    expires = function(s, c)
-      if s.count > 0 then
-        return s.start + c.interval
-      end
-      return s.start
-    end,
-    refund = function(s, c)
+    refund = function(start, count, _, c)
+      local current, n = fixedWindowAt(start, count, c.interval)
       -- A refund for an earlier window has nothing to give back: that window is over.
-      if s.start ~= math.floor(now / c.interval) * c.interval then
-        return s
+      if start ~= current then
+        return start, count
       end
-      return { start = s.start, count = math.max(0, s.count - cost) }
+      return start, math.max(0, n - cost)
     end,
-  },
-  ['sliding-window-counter'] = {
-    fields = { 'start', 'count', 'prev' },
-    expires = function(s, c)
-      if s.count > 0 then
-        return s.start + 2 * c.interval
-      end
-      if s.prev > 0 then
-        return s.start + c.interval
-      end
-      return s.start
+  }
+end
+
+if algorithm == 'sliding-window-counter' then
+--#include lib/rate-limiter-sliding-window-counter.lua
+  rules = {
+    expires = function(start, count, prev, c)
+      return slidingWindowCounterExpiresAt(start, count, prev, c.interval)
     end,
-    refund = function(s, c)
-      local W = c.interval
-      local start = math.floor(now / W) * W
-      local n, p = 0, 0
-      if s.start == start then
-        n, p = s.count, s.prev
-      elseif s.start == start - W then
-        p = s.count
-      end
+    refund = function(start, count, prev, c)
+      local current, n, p = slidingWindowCounterAt(start, count, prev, c.interval)
+      -- Give back from the current window first; what it did not hold came from the previous one.
       local fromCurrent = math.min(cost, n)
       local fromPrevious = math.min(cost - fromCurrent, p)
-      return { start = start, count = n - fromCurrent, prev = p - fromPrevious }
+      return current, n - fromCurrent, p - fromPrevious
     end,
-  },
-}
+  }
+end
 
 local function entryOf(text)
   if not text then
@@ -223,39 +165,16 @@ for i = 1, limitCount do
   if algorithm == 'sliding-window-log' then
     refunded = refunded + refundLog(stateKey, KEYS[2 * i], c)
   else
-    local rules = algorithms[algorithm]
     if rules == nil then
       return redis.error_reply('ERR unknown rate-limit algorithm ' .. tostring(algorithm))
     end
-    local value = redis.call('GET', stateKey)
-    if value then
-      -- "<a>:<b>" or "<a>:<b>:<c>" by the algorithm's fields, as rate-limiter/acquire writes it.
-      local s = {}
-      local j = 0
-      for text in string.gmatch(value, '[^:]+') do
-        j = j + 1
-        if rules.fields[j] ~= nil then
-          s[rules.fields[j]] = tonumber(text) or 0
-        end
-      end
-      for k = j + 1, #rules.fields do
-        s[rules.fields[k]] = 0
-      end
-      -- A state past its expiry is no state: nothing to give back to, as in memory.
-      if now < rules.expires(s, c) then
-        local next = rules.refund(s, c)
-        local ttl = rules.expires(next, c) - now
-        if ttl <= 0 then
-          redis.call('DEL', stateKey)
-        else
-          local texts = {}
-          for k, field in ipairs(rules.fields) do
-            texts[k] = str(next[field])
-          end
-          redis.call('SET', stateKey, table.concat(texts, ':'), 'PX', str(ttl + grace))
-        end
-        refunded = refunded + 1
-      end
+    -- "<a>:<b>" or "<a>:<b>:<c>" by the algorithm, as rate-limiter/acquire writes it.
+    local a, b, third = loadState(stateKey)
+    -- A state past its expiry is no state: nothing to give back to, as in memory.
+    if a ~= nil and now < rules.expires(a, b, third, c) then
+      local nextA, nextB, nextC = rules.refund(a, b, third, c)
+      saveState(stateKey, rules.expires(nextA, nextB, nextC, c), nextA, nextB, nextC)
+      refunded = refunded + 1
     end
   end
 end
