@@ -21,8 +21,9 @@
 -- ARGV[5]: the id of a lease to give back first (as bulkhead/release does), or '' for none.
 -- ARGV[6]: the pub/sub channel of this bulkhead key, told when the lease of ARGV[5] was removed
 --   but this grant was refused (the permit came free after all), or '' to publish nothing.
--- ARGV[7]: the caller's waiter id when callers of this key wait in its process, or '' (a caller
---   that is not waiting: it may not take a permit that waiting processes are owed).
+-- ARGV[7]: the caller's waiter id (its process's), or '' for a caller that never waits: a refusal
+--   gives the waiter a place at once (its process leaves again with bulkhead/leave if no caller of
+--   its ends up waiting); '' takes no place and may not take a permit that waiters are owed.
 -- ARGV[8]: how long a waiter keeps its place without asking again, milliseconds (integer > 0).
 --
 -- Reply: array { granted, token, ms, full }:

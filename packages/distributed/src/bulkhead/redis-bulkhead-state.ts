@@ -200,10 +200,11 @@ interface Watch {
  *   left is kept: the next acquire of its key here takes it at once (a new lease object, same
  *   member and fencing token). Kept leases nobody took by the next turn of the event loop go back
  *   to Redis; a used-up one goes back at once, and the next acquire here waits for that release.
- * - **Fairness across processes** (ADR 0010). While callers of a key wait here, acquires carry this
- *   state's waiter id, and a refusal puts it in the key's waiting set in Redis; a freed permit goes
- *   to the waiting processes, oldest first, before any caller that did not wait. A place lapses
- *   after `min(leaseMs, 3 × pollIntervalMs)` without an ask; once nobody waits here it is left.
+ * - **Fairness across processes** (ADR 0010). Acquires carry this state's waiter id, and a refusal
+ *   puts it in the key's waiting set in Redis at once; a freed permit goes to the waiting
+ *   processes, oldest first, before anyone else. A place lapses after
+ *   `min(leaseMs, 3 × pollIntervalMs)` without an ask; once nobody waits here (or the refused
+ *   caller did not queue) it is left.
  * - **Failures.** A Redis error on acquire rejects with `BackendUnavailableError`; a failed release
  *   leaves the lease to lapse; a failed renewal is tried again at the next tick.
  *
@@ -264,6 +265,9 @@ export class RedisBulkheadState implements BulkheadState {
    * it there, a grant took it out. When nobody waits here any more it leaves (`bulkhead/leave`).
    */
   readonly #waitingKeys = new Set<string>();
+  /** Keys refused while nobody here waited on them: left at the next turn unless watched by then. */
+  readonly #placesToCheck = new Set<string>();
+  #placeCheckTimer: TimerHandle | undefined;
   /** How long this process keeps its place among the waiters of a key without asking (ms). */
   readonly #waiterTtlMs: number;
   /** Counts wake-ups and local releases, so a grant can tell whether one came while it was out. */
@@ -390,8 +394,6 @@ export class RedisBulkheadState implements BulkheadState {
       string,
     ];
     const id = `${this.#idPrefix}.${++this.#idCount}`;
-    // Callers of this key wait here: this process is owed a place among the waiting processes.
-    const isWaiting = (this.#watches.get(key)?.listeners.size ?? 0) > 0;
     // A failure throws as it is, for `onBackendFailure` to decide; a lease being handed over
     // lapses by itself, as after a failed release.
     if (isDisconnected(this.#redis, this.#hasConnected)) throw new BackendDisconnectedError();
@@ -405,7 +407,9 @@ export class RedisBulkheadState implements BulkheadState {
         nowMs ?? '',
         handOver?.memberId ?? '',
         handOver === undefined ? '' : channel,
-        isWaiting ? this.#idPrefix : '',
+        // Every acquire names this process: a refusal gives it a place among the waiting processes
+        // at once (left again if no caller here ends up waiting, see #noteWaiting).
+        this.#idPrefix,
         this.#waiterTtlMs,
       ],
     );
@@ -422,19 +426,19 @@ export class RedisBulkheadState implements BulkheadState {
       // Refused, it may have put this process among the waiters: take it out if nobody waits.
       call.then((late) => {
         if (late.isGranted) this.#releaseIdInRedis(key, id).catch(ignoreError);
-        else if (isWaiting) this.#noteWaiting(key);
+        else this.#noteWaiting(key);
       }, ignoreError);
       throw error;
     }
     this.#hasConnected = true;
     this.#outage.succeeded();
     if (!grant.isGranted) {
-      if (isWaiting) this.#noteWaiting(key);
+      this.#noteWaiting(key);
       this.#noteRefusal(key, grant.nextLapseMs);
       return undefined;
     }
     // A hand-over leaves the waiting set as it is; any other grant to a waiter took it out.
-    if (isWaiting && handOver === undefined) this.#waitingKeys.delete(key);
+    if (handOver === undefined) this.#waitingKeys.delete(key);
     if (grant.fullForMs !== undefined && this.#newsCount === newsCountBefore && this.#watches.has(key)) {
       this.#fullKeys.add(key);
       // Ask again when the earliest lease lapses, as after a refusal (a dead holder's permit).
@@ -668,6 +672,8 @@ export class RedisBulkheadState implements BulkheadState {
     this.#renewTimer = undefined;
     this.#held.clear();
     for (const watch of [...this.#watches.values()]) this.#unwatch(watch);
+    if (this.#placeCheckTimer !== undefined) this.#settings.clock.clearTimeout(this.#placeCheckTimer);
+    this.#onPlaceCheck();
     this.#closeOwnSubscriber();
     for (const key of [...this.#handOvers.keys()]) this.#flushHandOvers(key);
   }
@@ -679,9 +685,36 @@ export class RedisBulkheadState implements BulkheadState {
    * permit from the others until it lapses.
    */
   #noteWaiting(key: string): void {
-    const watch = this.#watches.get(key);
-    if (watch !== undefined && watch.listeners.size > 0) this.#waitingKeys.add(key);
-    else this.#leave(key);
+    if (this.#isWatched(key)) {
+      this.#waitingKeys.add(key);
+      return;
+    }
+    if (this.#isClosed) {
+      this.#leave(key);
+      return;
+    }
+    // Refused while nobody waited here: the caller is most likely about to queue (the bulkhead
+    // then watches the key), and its place, taken now, keeps its turn. Look again at the next turn
+    // of the event loop, and leave if it did not queue (a full queue, a caller that gave up).
+    this.#waitingKeys.add(key);
+    this.#placesToCheck.add(key);
+    if (this.#placeCheckTimer === undefined) {
+      const { clock } = this.#settings;
+      this.#placeCheckTimer = clock.setTimeout(this.#onPlaceCheck, 0);
+      clock.keepAlive?.(this.#placeCheckTimer, false);
+    }
+  }
+
+  readonly #onPlaceCheck = (): void => {
+    this.#placeCheckTimer = undefined;
+    for (const key of this.#placesToCheck) {
+      if (!this.#isWatched(key) && this.#waitingKeys.delete(key)) this.#leave(key);
+    }
+    this.#placesToCheck.clear();
+  };
+
+  #isWatched(key: string): boolean {
+    return (this.#watches.get(key)?.listeners.size ?? 0) > 0;
   }
 
   /** Takes this process out of the waiting set of `key`: nobody waits here any more. */
