@@ -74,6 +74,38 @@ interface Gate {
   open(value: string): void;
 }
 
+/**
+ * Races `busyLoops` callers of `busy`, each calling again as soon as its call ends, against
+ * `otherLoops` callers of `other` that make `otherCalls` calls each; the busy callers stop when
+ * `other` is done, or after `cap` calls (the sign of a starved `other`). Resolves with how many
+ * calls `busy` made.
+ */
+async function race(
+  busy: BulkheadPolicy,
+  other: BulkheadPolicy,
+  shape: { busyLoops: number; otherLoops: number; otherCalls: number; cap: number },
+): Promise<number> {
+  let busyCalls = 0;
+  let isOtherDone = false;
+  const busyLoop = async (): Promise<void> => {
+    while (!isOtherDone && busyCalls < shape.cap) {
+      await busy.execute(async () => undefined);
+      busyCalls++;
+    }
+  };
+  const otherLoop = async (): Promise<void> => {
+    for (let call = 0; call < shape.otherCalls; call++) await other.execute(async () => undefined);
+  };
+  const otherLoops = Array.from({ length: shape.otherLoops }, otherLoop);
+  await Promise.all([
+    ...Array.from({ length: shape.busyLoops }, busyLoop),
+    Promise.all(otherLoops).then(() => {
+      isOtherDone = true;
+    }),
+  ]);
+  return busyCalls;
+}
+
 function gate(): Gate {
   let open!: (value: string) => void;
   const promise = new Promise<string>((resolve) => {
@@ -442,6 +474,11 @@ describe('RedisBulkheadState with usesPerLease', () => {
     // The third use was the last: its release goes to Redis.
     await state.release(third);
     expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(0);
+    // `other`'s refusals gave it a place among the waiters; nobody queued there, so it leaves.
+    await waitUntil(
+      'the refused process left the waiting set',
+      async () => Number(await server.command('ZCARD', keysOf(name).waiting)) === 0,
+    );
     const fresh = (await state.acquire(name))!;
     expect(fresh.fencingToken).toBeGreaterThan(a.fencingToken);
     expect(fresh.id).not.toContain(a.id);
@@ -565,24 +602,7 @@ describe('RedisBulkheadState with usesPerLease', () => {
     // lets `other` finish its 40 calls after some 5 wins; a cap of 5,000 busy calls is 625 races
     // won by `busy`. Before the fix `other` won about 1 race in 700 and never got there.
     const CAP = 5_000;
-    let busyCalls = 0;
-    let isOtherDone = false;
-    const busyLoop = async (): Promise<void> => {
-      while (!isOtherDone && busyCalls < CAP) {
-        await busy.execute(async () => undefined);
-        busyCalls++;
-      }
-    };
-    const otherLoop = async (): Promise<void> => {
-      for (let call = 0; call < 20; call++) await other.execute(async () => undefined);
-    };
-    await Promise.all([
-      busyLoop(),
-      busyLoop(),
-      Promise.all([otherLoop(), otherLoop()]).then(() => {
-        isOtherDone = true;
-      }),
-    ]);
+    const busyCalls = await race(busy, other, { busyLoops: 2, otherLoops: 2, otherCalls: 20, cap: CAP });
     expect(busyCalls).toBeLessThan(CAP);
   });
 
@@ -678,20 +698,12 @@ describe('redisBulkhead across instances', () => {
       // most one turn more than `other` at each end (a turn is one call, or usesPerLease calls
       // with a kept lease).
       const OTHER_CALLS = 64;
-      const CAP = 5_000;
-      let busyCalls = 0;
-      let isOtherDone = false;
-      const busyLoop = async (): Promise<void> => {
-        while (!isOtherDone && busyCalls < CAP) {
-          await busy.execute(async () => undefined);
-          busyCalls++;
-        }
-      };
-      const otherLoop = async (): Promise<void> => {
-        for (let call = 0; call < OTHER_CALLS; call++) await other.execute(async () => undefined);
-        isOtherDone = true;
-      };
-      await Promise.all([busyLoop(), otherLoop()]);
+      const busyCalls = await race(busy, other, {
+        busyLoops: 1,
+        otherLoops: 1,
+        otherCalls: OTHER_CALLS,
+        cap: 5_000,
+      });
       expect(busyCalls).toBeLessThanOrEqual(OTHER_CALLS + 2 * usesPerLease);
     },
   );

@@ -19,8 +19,9 @@
 -- ARGV[3]: the lease duration, milliseconds (integer > 0).
 -- ARGV[4]: the time of the request in ms (tests, differential checks), or '' for the server's TIME.
 -- ARGV[5]: the id of a lease to give back first (as bulkhead/release does), or '' for none.
--- ARGV[6]: the pub/sub channel of this bulkhead key, told when the lease of ARGV[5] was removed
---   but this grant was refused (the permit came free after all), or '' to publish nothing.
+-- ARGV[6]: the pub/sub channel of this bulkhead key, told ('*': anyone may ask) when the lease of
+--   ARGV[5] was removed but this grant was refused (the permit came free after all), or '' to
+--   publish nothing.
 -- ARGV[7]: the caller's waiter id (its process's), or '' for a caller that never waits: a refusal
 --   gives the waiter a place at once (its process leaves again with bulkhead/leave if no caller of
 --   its ends up waiting); '' takes no place and may not take a permit that waiters are owed.
@@ -101,7 +102,7 @@ local count = redis.call('ZCARD', KEYS[1])
 if count + ahead >= max_concurrent then
   count = count - redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   if count + ahead >= max_concurrent and not redis.call('ZSCORE', KEYS[1], id) then
-    if released == 1 and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], '1') end
+    if released == 1 and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], '*') end
     local wait_ms = math.huge
     if count > 0 then
       local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')

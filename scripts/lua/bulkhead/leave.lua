@@ -12,13 +12,13 @@
 -- Reply: integer, 1 when the waiter was in the set, 0 when it was not (granted, lapsed, or never
 --   refused while waiting): nothing changed.
 --
--- Invariants: removes only the caller's own waiter id. When others still wait, they are told (the
---   permit this waiter was owed may be theirs now); a publish frees no permit by itself, since every
+-- Invariants: removes only the caller's own waiter id. When others still wait, they are told with
+--   the message '*' (the permit this waiter was owed may be theirs now); a publish frees no permit by itself, since every
 --   grant is decided by bulkhead/acquire.
 
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if removed == 1 and ARGV[2] ~= '' and redis.call('ZCARD', KEYS[1]) > 0 then
-  redis.call('PUBLISH', ARGV[2], '1')
+  redis.call('PUBLISH', ARGV[2], '*')
 end
 return removed

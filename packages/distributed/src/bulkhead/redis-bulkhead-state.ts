@@ -737,9 +737,16 @@ export class RedisBulkheadState implements BulkheadState {
   }
 
   async #releaseIdInRedis(key: string, id: string): Promise<void> {
-    const [leasesKey, , channel] = this.#keyspace.keysFor(key) as [string, string, string];
+    const [leasesKey, , channel, waitingKey] = this.#keyspace.keysFor(key) as [
+      string,
+      string,
+      string,
+      string,
+    ];
     try {
-      await this.#withTimeout(releaseScript.run(this.#redis, [leasesKey], [id, channel]));
+      await this.#withTimeout(
+        releaseScript.run(this.#redis, [leasesKey, waitingKey], [id, channel, this.#settings.maxConcurrent]),
+      );
     } catch (error) {
       // The lease lapses by itself after leaseMs; the caller's call is over either way.
       throw new BackendUnavailableError(this.#errorSource, error);
@@ -927,7 +934,13 @@ export class RedisBulkheadState implements BulkheadState {
     );
   }
 
-  readonly #onMessage = (channel: string): void => {
+  /**
+   * A release notification names the waiting process owed the freed permit, or is `*` when anyone
+   * may take it (`1` from a release of an older version): only those ask, so one release does
+   * not make every waiting process send an acquire that would be refused.
+   */
+  readonly #onMessage = (channel: string, message: string): void => {
+    if (message !== this.#idPrefix && message !== '*' && message !== '1') return;
     const key = this.#channelKeys.get(channel);
     const watch = key === undefined ? undefined : this.#watches.get(key);
     if (watch !== undefined) this.#wake(watch);
