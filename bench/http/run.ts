@@ -112,6 +112,11 @@ function median(values: readonly number[]): number {
 }
 
 const selected = CASES.filter((name) => filter === undefined || name.includes(filter));
+if (selected.length === 0) {
+  throw new RangeError(
+    `filter ${JSON.stringify(filter)} matches no case; the cases are: ${CASES.join(', ')}`,
+  );
+}
 const rounds = new Map<(typeof CASES)[number], Row[]>();
 const redis = await startRedis();
 try {

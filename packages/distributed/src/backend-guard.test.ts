@@ -6,7 +6,7 @@ import {
   CommandTimeoutError,
   OutageTracker,
   isDisconnected,
-  withCommandTimeout,
+  CommandTimeouts,
   type BackendTransition,
 } from './backend-guard.js';
 import type { RedisLike } from './redis-like.js';
@@ -34,11 +34,11 @@ function unanswered(): Promise<never> {
   return new Promise<never>(() => undefined);
 }
 
-describe('withCommandTimeout', () => {
+describe('CommandTimeouts', () => {
   it('rejects with a CommandTimeoutError naming commandTimeoutMs once the clock reaches it', async () => {
     const clock = new FakeClock();
     let error: unknown;
-    const call = withCommandTimeout(clock, 100, unanswered()).catch((caught: unknown) => {
+    const call = new CommandTimeouts(clock, 100).within(unanswered()).catch((caught: unknown) => {
       error = caught;
     });
     await clock.advance(99);
@@ -55,7 +55,7 @@ describe('withCommandTimeout', () => {
 
   it('resolves with the reply and clears its timer when Redis answers in time', async () => {
     const clock = new FakeClock();
-    const call = withCommandTimeout(clock, 100, Promise.resolve('OK'));
+    const call = new CommandTimeouts(clock, 100).within(Promise.resolve('OK'));
     expect(clock.pendingTimers).toBe(1);
     await expect(call).resolves.toBe('OK');
     expect(clock.pendingTimers).toBe(0);
@@ -64,7 +64,7 @@ describe('withCommandTimeout', () => {
   it("rejects with Redis's own error and clears its timer when the command fails in time", async () => {
     const clock = new FakeClock();
     const refused = new Error('connect ECONNREFUSED');
-    await expect(withCommandTimeout(clock, 100, Promise.reject(refused))).rejects.toBe(refused);
+    await expect(new CommandTimeouts(clock, 100).within(Promise.reject(refused))).rejects.toBe(refused);
     expect(clock.pendingTimers).toBe(0);
   });
 
@@ -74,7 +74,7 @@ describe('withCommandTimeout', () => {
     const late = new Promise<string>((resolve) => {
       answer = resolve;
     });
-    const call = withCommandTimeout(clock, 50, late);
+    const call = new CommandTimeouts(clock, 50).within(late);
     const outcome = call.then(
       () => 'resolved',
       (error: unknown) => (error as Error).name,
@@ -82,6 +82,24 @@ describe('withCommandTimeout', () => {
     await clock.advance(50);
     answer('OK');
     await expect(outcome).resolves.toBe('CommandTimeoutError');
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('times each command out timeoutMs after it was sent, on one timer', async () => {
+    const clock = new FakeClock();
+    const timeouts = new CommandTimeouts(clock, 100);
+    const failedAtMs: number[] = [];
+    const first = timeouts.within(unanswered()).catch(() => failedAtMs.push(clock.now()));
+    await clock.advance(40);
+    const answered = timeouts.within(Promise.resolve('OK'));
+    const second = timeouts.within(unanswered()).catch(() => failedAtMs.push(clock.now()));
+    expect(clock.pendingTimers).toBe(1);
+    await expect(answered).resolves.toBe('OK');
+    await clock.advance(60);
+    expect(failedAtMs).toEqual([100]);
+    await clock.advance(40);
+    await Promise.all([first, second]);
+    expect(failedAtMs).toEqual([100, 140]);
     expect(clock.pendingTimers).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import type { Clock } from '@hyx/local';
+import { DeadlineQueue, settleWithin, type Clock } from '@hyx/local';
 
 import type { BackendFailureMode } from './rate-limiter/redis-rate-limiter-options.js';
 import type { RedisLike } from './redis-like.js';
@@ -68,28 +68,38 @@ export function isDisconnected(client: RedisLike, hasConnected: boolean): boolea
 }
 
 /**
- * Resolves or rejects as `work` does, or rejects with a {@link CommandTimeoutError} after
- * `timeoutMs` on `clock`; the timer is cleared as soon as `work` settles. It does not cancel
- * `work`: a command Redis answers late still settles `work`, unheard.
+ * Bounds a Redis state's commands by its `commandTimeoutMs`, on one clock timer for all of them
+ * ({@link DeadlineQueue}: every command waits the same time, so they time out in the order they
+ * were sent; a timer per command, set and cleared, cost about as much as the rest of the client's
+ * work on a call).
  *
  * @internal
  */
-export function withCommandTimeout<T>(clock: Clock, timeoutMs: number, work: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => {
-      reject(new CommandTimeoutError(timeoutMs));
-    }, timeoutMs);
-    work.then(
-      (value) => {
-        clock.clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clock.clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+export class CommandTimeouts {
+  readonly #timeoutMs: number;
+  readonly #deadlines: DeadlineQueue<() => void>;
+
+  /**
+   * @param clock - the state's clock: its time and its timer
+   * @param timeoutMs - the state's `commandTimeoutMs`
+   */
+  constructor(clock: Clock, timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    // Cleared when no command is in flight: next to a round-trip a timer costs little, and an idle
+    // state then holds no timer at all.
+    this.#deadlines = DeadlineQueue.ofCallbacks(clock, timeoutMs, { keepsIdleTimer: false });
+  }
+
+  /**
+   * Resolves or rejects as `work` does, or rejects with a {@link CommandTimeoutError} once
+   * `timeoutMs` passed. It does not cancel `work`: a command Redis answers late still settles
+   * `work`, unheard.
+   */
+  within<T>(work: Promise<T>): Promise<T> {
+    return settleWithin(this.#deadlines, work, (): never => {
+      throw new CommandTimeoutError(this.#timeoutMs);
+    });
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
 export type { ExecuteOptions, ExecutionContext, Policy, PolicyKind, Work } from './policy/policy.js';
 export { compose, type AlternativeOf } from './compose/compose.js';
 export { systemClock, MAX_TIMER_DELAY_MS, type Clock, type TimerHandle } from './clock/clock.js';
+export { DeadlineQueue, settleWithin } from './internal/deadline-queue.js';
 export type * from './events/resilience-event.js';
 export {
   ResilienceError,

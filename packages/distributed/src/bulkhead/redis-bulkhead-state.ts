@@ -14,7 +14,7 @@ import {
   BackendDisconnectedError,
   OutageTracker,
   isDisconnected,
-  withCommandTimeout,
+  CommandTimeouts,
 } from '../backend-guard.js';
 import { LUA_SCRIPTS } from '../lua.generated.js';
 import { checkRedisClient, factoryIn, factoryLabel } from '../redis-client.js';
@@ -225,6 +225,8 @@ interface Watch {
 export class RedisBulkheadState implements BulkheadState {
   readonly #redis: RedisLike & Partial<DuplicableRedis>;
   readonly #settings: RedisBulkheadSettings;
+  /** Every command's `commandTimeoutMs`, on one timer. */
+  readonly #commandTimeouts: CommandTimeouts;
   readonly #keyspace: RedisKeyspace<BulkheadPart>;
   readonly #errorSource: ErrorSource;
   /** Lease ids are this state's random prefix and a counter: unique without a UUID per grant. */
@@ -305,6 +307,7 @@ export class RedisBulkheadState implements BulkheadState {
     checkRedisClient(factoryLabel(factory, options), redis);
     this.#redis = redis;
     this.#settings = resolveRedisBulkheadSettings(factory, options);
+    this.#commandTimeouts = new CommandTimeouts(this.#settings.clock, this.#settings.commandTimeoutMs);
     this.#keyspace = new RedisKeyspace({
       pattern: 'bulkhead',
       name: this.#settings.name,
@@ -755,7 +758,7 @@ export class RedisBulkheadState implements BulkheadState {
 
   /** Resolves or rejects as `work` does, or rejects after `commandTimeoutMs`; the timer is always cleared. */
   #withTimeout<T>(work: Promise<T>): Promise<T> {
-    return withCommandTimeout(this.#settings.clock, this.#settings.commandTimeoutMs, work);
+    return this.#commandTimeouts.within(work);
   }
 
   #forget(lease: RedisLease): void {

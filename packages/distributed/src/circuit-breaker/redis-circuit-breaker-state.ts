@@ -23,7 +23,7 @@ import {
   BackendDisconnectedError,
   OutageTracker,
   isDisconnected,
-  withCommandTimeout,
+  CommandTimeouts,
   type BackendTransition,
 } from '../backend-guard.js';
 import type { DuplicableRedis, RedisSubscriberLike } from '../bulkhead/redis-bulkhead-options.js';
@@ -265,6 +265,8 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   readonly #settingsArgs: readonly LuaArgument[];
   readonly #ttlMs: number;
   readonly #commandTimeoutMs: number;
+  /** Every command's `commandTimeoutMs`, on one timer. */
+  readonly #commandTimeouts: CommandTimeouts;
   readonly #onBackendFailure: BackendFailureMode;
   readonly #isServerTime: boolean;
   readonly #local: CircuitBreakerState | undefined;
@@ -328,6 +330,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
         settings.maxHalfOpenWaitMs,
       ) + TTL_MARGIN_MS;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.commandTimeoutMs;
+    this.#commandTimeouts = new CommandTimeouts(this.#clock, this.#commandTimeoutMs);
     this.#onBackendFailure = options.onBackendFailure ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.onBackendFailure;
     this.#isServerTime = (options.time ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.time) === 'server';
     this.#outage = new OutageTracker(this.#clock, this.#onBackendFailure, options.onBackendTransition);
@@ -582,7 +585,7 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
         () => (this.#isProbing = false),
       );
     }
-    const reply = await withCommandTimeout(this.#clock, this.#commandTimeoutMs, call);
+    const reply = await this.#commandTimeouts.within(call);
     this.#outage.succeeded();
     return reply;
   }

@@ -1,5 +1,6 @@
 import {
   BackendUnavailableError,
+  DeadlineQueue,
   deriveAlgorithmConfig,
   memoryRateLimiterState,
   type AlgorithmConfig,
@@ -17,7 +18,6 @@ import {
   CommandTimeoutError,
   OutageTracker,
   isDisconnected,
-  withCommandTimeout,
   type BackendTransition,
 } from '../backend-guard.js';
 import { LUA_SCRIPTS } from '../lua.generated.js';
@@ -96,6 +96,13 @@ interface Settlement {
   readonly onFailure: (error: unknown) => void;
 }
 
+/** A script call waiting for its reply, until it settles or `commandTimeoutMs` passes. */
+interface CommandInFlight {
+  readonly settlement: Settlement;
+  /** Set once the call settled: by its reply, its error, or its deadline. */
+  isDone: boolean;
+}
+
 /** One request waiting for its batch's script call. */
 interface Pending {
   readonly request: RateLimitStateRequest;
@@ -166,6 +173,12 @@ export class RedisRateLimiterState implements RateLimiterState {
   readonly #outage: OutageTracker;
   readonly #batches = new Map<string, Pending[]>();
   /**
+   * Every script call's `commandTimeoutMs`, on one timer: calls wait the same time, so they time
+   * out in the order they were sent (a timer per call, set and cleared, cost more than the rest of
+   * the client's work on a decision but the command itself).
+   */
+  readonly #deadlines: DeadlineQueue<CommandInFlight>;
+  /**
    * The last key and its `KEYS`, so calls for one hot key build them once. Not a map of recent keys:
    * over more keys than it held, a map that starts over when full cost more per call than building
    * (insertions, and entries that outlived the young generation of the GC only to be dropped).
@@ -232,6 +245,16 @@ export class RedisRateLimiterState implements RateLimiterState {
     this.#lean =
       lean === undefined ? undefined : { script: lean, configArgs: lean.configArgs(config).map(String) };
     this.#commandTimeoutMs = options.commandTimeoutMs ?? REDIS_RATE_LIMITER_DEFAULTS.commandTimeoutMs;
+    this.#deadlines = new DeadlineQueue<CommandInFlight>(
+      this.#clock,
+      this.#commandTimeoutMs,
+      (call) => {
+        call.isDone = true;
+        call.settlement.onFailure(new CommandTimeoutError(this.#commandTimeoutMs));
+      },
+      // Cleared when no call is in flight (see CommandTimeouts).
+      { keepsIdleTimer: false },
+    );
     this.#onBackendFailure = options.onBackendFailure ?? REDIS_RATE_LIMITER_DEFAULTS.onBackendFailure;
     this.#isServerTime = (options.time ?? REDIS_RATE_LIMITER_DEFAULTS.time) === 'server';
     this.#isBatching = options.batching ?? REDIS_RATE_LIMITER_DEFAULTS.batching;
@@ -280,20 +303,21 @@ export class RedisRateLimiterState implements RateLimiterState {
 
   async refund(request: RateLimitRefundRequest): Promise<void> {
     try {
-      if (isDisconnected(this.#client, this.#hasConnected)) throw new BackendDisconnectedError();
-      await withCommandTimeout(
-        this.#clock,
-        this.#commandTimeoutMs,
-        this.#tracked(
-          refundScript.run(this.#client, this.#keysFor(request.key), [
-            this.#nowArg(request.nowMs),
-            this.#limitArgs[0] ?? '',
-            request.cost,
-            ...this.#limitArgs.slice(1),
-          ]),
-        ),
-      );
-      this.#outage.succeeded();
+      const args = [
+        this.#nowArg(request.nowMs),
+        this.#limitArgs[0] ?? '',
+        request.cost,
+        ...this.#limitArgs.slice(1),
+      ];
+      await new Promise<void>((resolve, reject) => {
+        this.#call(refundScript, request.key, args, {
+          onReply: (raw) => {
+            refundScript.decode(raw);
+            resolve();
+          },
+          onFailure: reject,
+        });
+      });
     } catch (error) {
       if (isCallerError(error)) throw error;
       this.#outage.failed(error);
@@ -427,19 +451,18 @@ export class RedisRateLimiterState implements RateLimiterState {
       settlement.onFailure(error);
       return;
     }
-    // Unsettled until Redis answers or the client drops it, not until we stop waiting (see #tracked).
+    // Unsettled until Redis answers or the client drops it, not until we stop waiting: so during an
+    // outage no more commands pile up in the client behind the ones Redis has not answered, and at
+    // most one probe at a time can land late.
     this.#unsettled++;
-    let isDone = false;
-    const timer = this.#clock.setTimeout(() => {
-      isDone = true;
-      settlement.onFailure(new CommandTimeoutError(this.#commandTimeoutMs));
-    }, this.#commandTimeoutMs);
+    const call: CommandInFlight = { settlement, isDone: false };
+    const ticket = this.#deadlines.enter(call);
     sent.then(
       (raw) => {
         this.#unsettled--;
-        if (isDone) return;
-        isDone = true;
-        this.#clock.clearTimeout(timer);
+        this.#deadlines.leave(ticket);
+        if (call.isDone) return;
+        call.isDone = true;
         try {
           settlement.onReply(raw);
         } catch (error) {
@@ -451,26 +474,12 @@ export class RedisRateLimiterState implements RateLimiterState {
       },
       (error: unknown) => {
         this.#unsettled--;
-        if (isDone) return;
-        isDone = true;
-        this.#clock.clearTimeout(timer);
+        this.#deadlines.leave(ticket);
+        if (call.isDone) return;
+        call.isDone = true;
         settlement.onFailure(error);
       },
     );
-  }
-
-  /**
-   * Counts `call` as unsettled until it settles, not until we stop waiting: so during an outage no
-   * more commands pile up in the client behind the ones Redis has not answered, and at most one
-   * probe at a time can land late.
-   */
-  #tracked<T>(call: Promise<T>): Promise<T> {
-    this.#unsettled++;
-    const settled = (): void => {
-      this.#unsettled--;
-    };
-    call.then(settled, settled);
-    return call;
   }
 
   #keysFor(key: string): readonly string[] {

@@ -72,6 +72,27 @@ describe('redisRateLimiter when Redis fails', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('times each call out commandTimeoutMs after it was sent, with one timer for all of them', async () => {
+    const client = brokenClient('hang');
+    const { clock, limiter } = limiterWith(client, { onBackendFailure: 'allow' });
+    const settledAtMs: number[] = [];
+    const first = limiter.tryAcquire({ key: 'a' }).then(() => settledAtMs.push(clock.now()));
+    await clock.advance(30);
+    const second = limiter.tryAcquire({ key: 'b' }).then(() => settledAtMs.push(clock.now()));
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(69);
+    expect(settledAtMs).toEqual([]);
+    await clock.advance(1);
+    expect(settledAtMs).toEqual([100]);
+    await clock.advance(29);
+    expect(settledAtMs).toEqual([100]);
+    await clock.advance(1);
+    await Promise.all([first, second]);
+    expect(settledAtMs).toEqual([100, 130]);
+    expect(client.calls).toBe(2);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('sends one probe at a time during an outage; the other calls fall back at once', async () => {
     const client = brokenClient('hang');
     const { clock, limiter, events } = limiterWith(client, { onBackendFailure: 'local', localShare: 0.5 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import type { Clock } from '@hyx/local';
 import { FakeClock } from '@hyx/local/testing';
 
 import { DECISION_TIMED_OUT, DecisionWatchdog } from './decision-watchdog.js';
@@ -29,6 +30,30 @@ describe('DecisionWatchdog', () => {
       ['second', DECISION_TIMED_OUT],
     ]);
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('is not held back by a wall clock that steps back while a decision waits', async () => {
+    const fake = new FakeClock(1_000_000);
+    let stepMs = 0;
+    const wallClock: Clock = {
+      now: () => fake.now() + stepMs,
+      setTimeout: (callback, delayMs) => fake.setTimeout(callback, delayMs),
+      clearTimeout: (handle) => {
+        fake.clearTimeout(handle);
+      },
+    };
+    const watchdog = new DecisionWatchdog(wallClock, 100);
+    const waiting = watchdog.within(new Promise<string>(() => {}));
+    let outcome: unknown;
+    void waiting.then((value) => (outcome = value));
+    await fake.advance(50);
+    // NTP steps the wall clock back an hour: the wait still ends 100 ms after it began.
+    stepMs = -3_600_000;
+    await fake.advance(49);
+    expect(outcome).toBeUndefined();
+    await fake.advance(1);
+    expect(outcome).toBe(DECISION_TIMED_OUT);
+    expect(fake.pendingTimers).toBe(0);
   });
 
   it('passes a rejection through', async () => {

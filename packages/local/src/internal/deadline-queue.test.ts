@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { DeadlineQueue } from './deadline-queue.js';
+import { DeadlineQueue, settleWithin } from './deadline-queue.js';
 import { FakeClock } from '../testing/fake-clock.js';
 
 type Step = { kind: 'enter' } | { kind: 'leave'; pick: number } | { kind: 'advance'; ms: number };
@@ -96,5 +96,63 @@ describe('DeadlineQueue', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('releases its idle timer by default, and clears it with keepsIdleTimer: false', () => {
+    const clock = new FakeClock(0);
+    const kept = new DeadlineQueue<string>(clock, 100, () => {});
+    kept.leave(kept.enter('a'));
+    expect(clock.pendingTimers).toBe(1);
+    expect(clock.timersKeepingProcessAlive).toBe(0);
+    kept.enter('b');
+    expect(clock.pendingTimers).toBe(1);
+    expect(clock.timersKeepingProcessAlive).toBe(1);
+
+    const other = new FakeClock(0);
+    const cleared = new DeadlineQueue<string>(other, 100, () => {}, { keepsIdleTimer: false });
+    const ticket = cleared.enter('a');
+    expect(other.pendingTimers).toBe(1);
+    cleared.leave(ticket);
+    expect(other.pendingTimers).toBe(0);
+  });
+
+  it.each([Number.NaN, -1, Number.POSITIVE_INFINITY, '100' as unknown as number])(
+    'rejects a delayMs of %s, naming the option and the value',
+    (delayMs) => {
+      expect(() => new DeadlineQueue(new FakeClock(0), delayMs, () => {})).toThrow(
+        new RangeError(`DeadlineQueue: delayMs must be a finite number >= 0, got ${String(delayMs)}`),
+      );
+    },
+  );
+});
+
+describe('settleWithin', () => {
+  it('settles as the work does when it does so in time, and leaves the queue', async () => {
+    const clock = new FakeClock(0);
+    const deadlines = DeadlineQueue.ofCallbacks(clock, 100);
+    await expect(settleWithin(deadlines, Promise.resolve('answer'), () => 'late')).resolves.toBe('answer');
+    const failure = new Error('refused');
+    await expect(settleWithin(deadlines, Promise.reject(failure), () => 'late')).rejects.toBe(failure);
+    expect(deadlines.inFlightCount).toBe(0);
+  });
+
+  it('settles with what onExpired returns or throws once the delay passed, and ignores a late result', async () => {
+    const clock = new FakeClock(0);
+    const deadlines = DeadlineQueue.ofCallbacks(clock, 100);
+    let answer!: (value: string) => void;
+    const late = new Promise<string>((resolve) => {
+      answer = resolve;
+    });
+    const returned = settleWithin(deadlines, late, () => 'too slow' as const);
+    const thrown = settleWithin(deadlines, new Promise<string>(() => {}), (): never => {
+      throw new RangeError('no answer within 100 ms');
+    });
+    const thrownOutcome = thrown.catch((error: unknown) => error);
+    await clock.advance(99);
+    await clock.advance(1);
+    answer('answer');
+    await expect(returned).resolves.toBe('too slow');
+    await expect(thrownOutcome).resolves.toEqual(new RangeError('no answer within 100 ms'));
+    expect(deadlines.inFlightCount).toBe(1); // the work that never settles never leaves
   });
 });

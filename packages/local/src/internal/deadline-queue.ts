@@ -13,7 +13,8 @@ const INITIAL_CAPACITY = 16;
  *
  * Process lifetime: while any entry is in flight the timer keeps the process alive (so a deadline
  * fires even for a script with nothing else pending); when none is, the timer is released with
- * `clock.keepAlive(handle, false)`, or cleared if the clock has no `keepAlive`. A released timer may
+ * `clock.keepAlive(handle, false)`, or cleared if the clock has no `keepAlive` or the queue was
+ * made with `keepsIdleTimer: false`. A released timer may
  * stay armed for up to `delayMs` and then fires on an empty queue without re-arming.
  *
  * Time: the clock's `now()` is a wall clock that NTP may step. Two readings decide expiry, and an
@@ -32,12 +33,23 @@ const INITIAL_CAPACITY = 16;
  * order; the scan still stops at the first unexpired live entry, which would bound any disorder by
  * that entry's own deadline.
  *
- * @internal
+ * Exported for states outside this package that wait on a backend with one fixed timeout per call
+ * (the Redis states of `@hyx/distributed` bound every command with it).
+ *
+ * @example
+ * ```ts
+ * import { DeadlineQueue, systemClock } from '@hyx/local';
+ * const deadlines = new DeadlineQueue<string>(systemClock, 100, (name) => console.log(`${name} timed out`));
+ * const ticket = deadlines.enter('GET user:42');
+ * // ... the answer came in time:
+ * deadlines.leave(ticket);
+ * ```
  */
 export class DeadlineQueue<TEntry> {
   readonly #clock: Clock;
   readonly #delayMs: number;
   readonly #onExpired: (entry: TEntry) => void;
+  readonly #keepsIdleTimer: boolean;
   readonly #onTimer = (): void => {
     this.#fire();
   };
@@ -64,11 +76,47 @@ export class DeadlineQueue<TEntry> {
   #wallTimeMs = 0;
   #lastWallReadingMs: number;
 
-  constructor(clock: Clock, delayMs: number, onExpired: (entry: TEntry) => void) {
+  /**
+   * @param clock - reads the time and runs the one timer
+   * @param delayMs - how long every entry may stay, in ms (finite, >= 0)
+   * @param onExpired - called with each entry that is still in when its time is up
+   * @param options - `keepsIdleTimer: false` clears the timer whenever nothing is in flight
+   *   (default `true`: released, and re-used by the next entry, which saves a `setTimeout` and a
+   *   `clearTimeout` per call of a caller that waits for each call before the next)
+   */
+  constructor(
+    clock: Clock,
+    delayMs: number,
+    onExpired: (entry: TEntry) => void,
+    options: { readonly keepsIdleTimer?: boolean | undefined } = {},
+  ) {
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(`DeadlineQueue: delayMs must be a finite number >= 0, got ${String(delayMs)}`);
+    }
+    this.#keepsIdleTimer = options.keepsIdleTimer ?? true;
     this.#clock = clock;
     this.#delayMs = delayMs;
     this.#onExpired = onExpired;
     this.#lastWallReadingMs = clock.now();
+  }
+
+  /**
+   * A queue whose entries are callbacks, each called when its time is up: what
+   * {@link settleWithin} takes.
+   */
+  static ofCallbacks(
+    clock: Clock,
+    delayMs: number,
+    options: { readonly keepsIdleTimer?: boolean | undefined } = {},
+  ): DeadlineQueue<() => void> {
+    return new DeadlineQueue<() => void>(
+      clock,
+      delayMs,
+      (expire) => {
+        expire();
+      },
+      options,
+    );
   }
 
   /** How many entries are in flight (entered, not yet left). */
@@ -111,7 +159,7 @@ export class DeadlineQueue<TEntry> {
     this.#headSeq = 0;
     this.#tailSeq = 0;
     if (this.#timer !== undefined) {
-      if (this.#clock.keepAlive === undefined) {
+      if (!this.#keepsIdleTimer || this.#clock.keepAlive === undefined) {
         this.#clock.clearTimeout(this.#timer);
         this.#timer = undefined;
       } else {
@@ -193,4 +241,41 @@ export class DeadlineQueue<TEntry> {
     this.#timerDeadlines = timerDeadlines;
     this.#capacity = capacity;
   }
+}
+
+/**
+ * Settles as `work` does, or, once `deadlines`' delay has passed first, with what `onExpired`
+ * returns (or rejects with what it throws). It does not cancel `work`: a late result is ignored.
+ *
+ * @example
+ * ```ts
+ * import { DeadlineQueue, settleWithin, systemClock } from '@hyx/local';
+ * const deadlines = DeadlineQueue.ofCallbacks(systemClock, 100);
+ * const reply = await settleWithin(deadlines, fetch('http://127.0.0.1:8080/'), () => 'too slow' as const);
+ * ```
+ */
+export function settleWithin<T, TExpired>(
+  deadlines: DeadlineQueue<() => void>,
+  work: Promise<T>,
+  onExpired: () => TExpired,
+): Promise<T | TExpired> {
+  return new Promise<T | TExpired>((resolve, reject) => {
+    const ticket = deadlines.enter(() => {
+      try {
+        resolve(onExpired());
+      } catch (error) {
+        reject(error);
+      }
+    });
+    work.then(
+      (value) => {
+        deadlines.leave(ticket);
+        resolve(value);
+      },
+      (error: unknown) => {
+        deadlines.leave(ticket);
+        reject(error);
+      },
+    );
+  });
 }

@@ -6,6 +6,8 @@ interface FakeTimer {
   readonly id: number;
   readonly dueMs: number;
   readonly callback: () => void;
+  /** What `keepAlive` last said (new timers keep a process alive, as Node's do). */
+  keepsProcessAlive: boolean;
 }
 
 /** Lets every promise job queued so far (and those they queue) run. */
@@ -47,7 +49,12 @@ export class FakeClock implements Clock {
     const safeDelay = Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0;
     // Like Node's timers, a callback runs in the async context that set it (AsyncLocalStorage, so the
     // hyx context), not in the context of whoever calls `advance`.
-    this.#timers.set(id, { id, dueMs: this.#nowMs + safeDelay, callback: AsyncResource.bind(callback) });
+    this.#timers.set(id, {
+      id,
+      dueMs: this.#nowMs + safeDelay,
+      callback: AsyncResource.bind(callback),
+      keepsProcessAlive: true,
+    });
     return id as unknown as TimerHandle;
   }
 
@@ -55,12 +62,29 @@ export class FakeClock implements Clock {
     this.#timers.delete(handle as unknown as number);
   }
 
-  /** Fake timers never hold a process open, so there is nothing to do. */
-  keepAlive(_handle: TimerHandle, _keepsProcessAlive: boolean): void {}
+  /**
+   * Fake timers never hold a process open; this records what a real clock would do, for
+   * {@link FakeClock.timersKeepingProcessAlive}.
+   */
+  keepAlive(handle: TimerHandle, keepsProcessAlive: boolean): void {
+    const timer = this.#timers.get(handle as unknown as number);
+    if (timer !== undefined) timer.keepsProcessAlive = keepsProcessAlive;
+  }
 
   /** How many timers are armed. Zero after a call means the policy cleaned up after itself. */
   get pendingTimers(): number {
     return this.#timers.size;
+  }
+
+  /**
+   * How many armed timers would keep a real process alive: all but those released with
+   * `keepAlive(handle, false)`. Zero after a call means nothing it left behind holds a process
+   * open, even where a policy keeps one idle timer for its next call (a timeout's deadlines).
+   */
+  get timersKeepingProcessAlive(): number {
+    let count = 0;
+    for (const timer of this.#timers.values()) if (timer.keepsProcessAlive) count++;
+    return count;
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
