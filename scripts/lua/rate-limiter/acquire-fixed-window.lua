@@ -1,8 +1,9 @@
 -- rate-limiter/acquire-fixed-window
 --
--- Purpose: decides on one request against one fixed-window limit of one rate-limiter key, in one
--- atomic step: the common call, lean. rate-limiter/acquire decides the same (same
--- lib/rate-limiter-fixed-window.lua) for several requests or limits, and reports every field; here
+-- Purpose: decides on one request, or on several in order (a batch), against one fixed-window
+-- limit of one rate-limiter key, in one atomic step: the common call, lean. rate-limiter/acquire
+-- decides the same (same lib/rate-limiter-fixed-window.lua) for several limits, and reports every
+-- field; here
 -- Redis replies with the two numbers the client needs to compute them with the TypeScript algorithm
 -- (packages/local/src/rate-limiter/algorithms/fixed-window.ts) on the state they describe.
 --
@@ -10,13 +11,14 @@
 --   it), as in rate-limiter/acquire.
 -- ARGV[1]: nowMs, integer ms since the Unix epoch to decide at; a negative value reads the server
 --   clock: TIME seconds * 1000 + floor(microseconds / 1000).
--- ARGV[2]: cost, in cost units, an integer 1..limit.
--- ARGV[3]: limit, the cost units each window admits.
--- ARGV[4]: intervalMs, the window's length (ms).
+-- ARGV[2]: limit, the cost units each window admits.
+-- ARGV[3]: intervalMs, the window's length (ms).
+-- ARGV[4..]: each request's cost, in order, in cost units, an integer 1..limit.
 --
--- Reply: an array of two integers: n = the cost the window holding nowMs had admitted before the
---   request (n when it is allowed, -1 - n when it is denied), and elapsedMs = nowMs minus that
---   window's start. Their decision is the TypeScript fixed window's on the state
+-- Reply: an array of one integer per request and then one more: for each request n = the cost the
+--   window holding nowMs had admitted before it (n when it is allowed, -1 - n when it is denied;
+--   the requests before it in the batch counted), and last elapsedMs = nowMs minus that window's
+--   start. A request's decision is the TypeScript fixed window's on the state
 --   { windowStartMs: 0, count: n } at nowMs = elapsedMs.
 --
 -- Invariants: as in rate-limiter/acquire: integers below 2^53 computed with + - *, floor/ceil of a
@@ -28,14 +30,27 @@
 --#include lib/rate-limiter-fixed-window.lua
 
 local key = KEYS[1]
-local W = tonumber(ARGV[4])
+local limit = tonumber(ARGV[2])
+local W = tonumber(ARGV[3])
 local start, count = loadState(key)
 if start ~= nil and now >= fixedWindowExpiresAt(start, count, W) then
   start = nil
 end
-local current, n, counted = fixedWindowTake(start, count, tonumber(ARGV[2]), tonumber(ARGV[3]), W)
-if counted == nil then
-  return { -1 - n, now - current }
+local reply = {}
+local isChanged = false
+local current = math.floor(now / W) * W
+for i = 4, #ARGV do
+  local window, n, counted = fixedWindowTake(start, count, tonumber(ARGV[i]), limit, W)
+  current = window
+  if counted == nil then
+    reply[i - 3] = -1 - n
+  else
+    reply[i - 3] = n
+    start, count, isChanged = window, counted, true
+  end
 end
-saveState(key, fixedWindowExpiresAt(current, counted, W), current, counted)
-return { n, now - current }
+if isChanged then
+  saveState(key, fixedWindowExpiresAt(start, count, W), start, count)
+end
+reply[#reply + 1] = now - current
+return reply

@@ -1,8 +1,8 @@
 -- rate-limiter/acquire-gcra
 --
--- Purpose: decides on one request against one GCRA limit of one rate-limiter key, in one atomic
--- step: the common call, lean. rate-limiter/acquire decides the same (same
--- lib/rate-limiter-gcra.lua) for several requests or limits, and reports every field; here Redis
+-- Purpose: decides on one request, or on several in order (a batch), against one GCRA limit of one
+-- rate-limiter key, in one atomic step: the common call, lean. rate-limiter/acquire decides the
+-- same (same lib/rate-limiter-gcra.lua) for several limits, and reports every field; here Redis
 -- replies with the one number the client needs to compute them with the TypeScript algorithm
 -- (packages/local/src/rate-limiter/algorithms/gcra.ts) on the state it describes.
 --
@@ -10,14 +10,16 @@
 --   ms), as in rate-limiter/acquire.
 -- ARGV[1]: nowMs, integer ms since the Unix epoch to decide at; a negative value reads the server
 --   clock: TIME seconds * 1000 + floor(microseconds / 1000).
--- ARGV[2]: cost, in cost units, an integer 1..capacity.
--- ARGV[3]: capacity, the burst in cost units.
--- ARGV[4]: unitScaled, scaled units per cost unit.
--- ARGV[5]: msScaled, scaled units per ms.
+-- ARGV[2]: capacity, the burst in cost units.
+-- ARGV[3]: unitScaled, scaled units per cost unit.
+-- ARGV[4]: msScaled, scaled units per ms.
+-- ARGV[5..]: each request's cost, in order, in cost units, an integer 1..capacity.
 --
--- Reply: one integer, a = how far the TAT was ahead of nowMs before the request (scaled units): a
---   when the request is allowed, -1 - a when it is denied. Its decision is the TypeScript GCRA's
---   on the state { tatMs: floor(a / msScaled), tatRemainder: a mod msScaled } at nowMs 0.
+-- Reply: for one request one integer, a = how far the TAT was ahead of nowMs before the request
+--   (scaled units): a when the request is allowed, -1 - a when it is denied. Its decision is the
+--   TypeScript GCRA's on the state { tatMs: floor(a / msScaled), tatRemainder: a mod msScaled } at
+--   nowMs 0. For several, an array of those integers, one per request in order, each on the state
+--   the requests before it left.
 --
 -- Invariants: as in rate-limiter/acquire: integers below 2^53 computed with + - *, floor/ceil of a
 --   quotient and comparisons; a denied request changes nothing; the key written gets a TTL that
@@ -29,15 +31,28 @@
 --#include lib/rate-limiter-gcra.lua
 
 local key = KEYS[1]
-local U = tonumber(ARGV[4])
-local P = tonumber(ARGV[5])
+local U = tonumber(ARGV[3])
+local P = tonumber(ARGV[4])
+local C = tonumber(ARGV[2]) * U
 local tat, rem = loadState(key)
 if tat ~= nil and now >= instantExpiresAt(tat, rem) then
   tat = nil
 end
-local ahead, nextTat, nextRem = gcraTake(tat, rem, tonumber(ARGV[2]) * U, tonumber(ARGV[3]) * U, P)
-if nextTat == nil then
-  return -1 - ahead
+local levels = {}
+local isChanged = false
+for i = 5, #ARGV do
+  local ahead, nextTat, nextRem = gcraTake(tat, rem, tonumber(ARGV[i]) * U, C, P)
+  if nextTat == nil then
+    levels[i - 4] = -1 - ahead
+  else
+    levels[i - 4] = ahead
+    tat, rem, isChanged = nextTat, nextRem, true
+  end
 end
-saveState(key, instantExpiresAt(nextTat, nextRem), nextTat, nextRem)
-return ahead
+if isChanged then
+  saveState(key, instantExpiresAt(tat, rem), tat, rem)
+end
+if #levels == 1 then
+  return levels[1]
+end
+return levels

@@ -1,8 +1,9 @@
 -- rate-limiter/acquire-sliding-window-counter
 --
--- Purpose: decides on one request against one sliding-window-counter limit of one rate-limiter
--- key, in one atomic step: the common call, lean. rate-limiter/acquire decides the same (same
--- lib/rate-limiter-sliding-window-counter.lua) for several requests or limits, and reports every
+-- Purpose: decides on one request, or on several in order (a batch), against one
+-- sliding-window-counter limit of one rate-limiter key, in one atomic step: the common call, lean.
+-- rate-limiter/acquire decides the same (same lib/rate-limiter-sliding-window-counter.lua) for
+-- several limits, and reports every
 -- field; here Redis replies with the three numbers the client needs to compute them with the
 -- TypeScript algorithm (packages/local/src/rate-limiter/algorithms/sliding-window-counter.ts) on
 -- the state they describe.
@@ -11,13 +12,14 @@
 --   cost admitted in it and in the window before), as in rate-limiter/acquire.
 -- ARGV[1]: nowMs, integer ms since the Unix epoch to decide at; a negative value reads the server
 --   clock: TIME seconds * 1000 + floor(microseconds / 1000).
--- ARGV[2]: cost, in cost units, an integer 1..limit.
--- ARGV[3]: limit, the cost units the sliding window admits.
--- ARGV[4]: intervalMs, the window's length (ms).
+-- ARGV[2]: limit, the cost units the sliding window admits.
+-- ARGV[3]: intervalMs, the window's length (ms).
+-- ARGV[4..]: each request's cost, in order, in cost units, an integer 1..limit.
 --
--- Reply: an array of three integers: n = the cost the window holding nowMs had admitted before
---   the request (n when it is allowed, -1 - n when it is denied), p = the cost the window before
---   it admitted, and elapsedMs = nowMs minus the start of the window holding nowMs. Their decision
+-- Reply: an array of one integer per request and then two more: for each request n = the cost the
+--   window holding nowMs had admitted before it (n when it is allowed, -1 - n when it is denied;
+--   the requests before it in the batch counted), then p = the cost the window before it admitted,
+--   and last elapsedMs = nowMs minus the start of the window holding nowMs. A request's decision
 --   is the TypeScript sliding window counter's on the state
 --   { windowStartMs: 0, count: n, previousCount: p } at nowMs = elapsedMs.
 --
@@ -30,15 +32,28 @@
 --#include lib/rate-limiter-sliding-window-counter.lua
 
 local key = KEYS[1]
-local W = tonumber(ARGV[4])
+local limit = tonumber(ARGV[2])
+local W = tonumber(ARGV[3])
 local start, count, prev = loadState(key)
 if start ~= nil and now >= slidingWindowCounterExpiresAt(start, count, prev, W) then
   start = nil
 end
-local current, n, p, counted =
-  slidingWindowCounterTake(start, count, prev, tonumber(ARGV[2]), tonumber(ARGV[3]), W)
-if counted == nil then
-  return { -1 - n, p, now - current }
+local reply = {}
+local isChanged = false
+local current, previous = math.floor(now / W) * W, 0
+for i = 4, #ARGV do
+  local window, n, p, counted = slidingWindowCounterTake(start, count, prev, tonumber(ARGV[i]), limit, W)
+  current, previous = window, p
+  if counted == nil then
+    reply[i - 3] = -1 - n
+  else
+    reply[i - 3] = n
+    start, count, prev, isChanged = window, counted, p, true
+  end
 end
-saveState(key, slidingWindowCounterExpiresAt(current, counted, p, W), current, counted, p)
-return { n, p, now - current }
+if isChanged then
+  saveState(key, slidingWindowCounterExpiresAt(start, count, prev, W), start, count, prev)
+end
+reply[#reply + 1] = previous
+reply[#reply + 1] = now - current
+return reply

@@ -1,8 +1,8 @@
 -- rate-limiter/acquire-token-bucket
 --
--- Purpose: decides on one request against one token-bucket limit of one rate-limiter key, in one
--- atomic step: the common call, lean. rate-limiter/acquire decides the same (same
--- lib/rate-limiter-token-bucket.lua) for several requests or limits, and reports every field; here
+-- Purpose: decides on one request, or on several in order (a batch), against one token-bucket limit of
+-- one rate-limiter key, in one atomic step: the common call, lean. rate-limiter/acquire decides the
+-- same (same lib/rate-limiter-token-bucket.lua) for several limits, and reports every field; here
 -- Redis replies with the one number the client needs to compute them with the TypeScript algorithm
 -- (packages/local/src/rate-limiter/algorithms/token-bucket.ts) on the state it describes.
 --
@@ -10,14 +10,16 @@
 --   rate-limiter/acquire.
 -- ARGV[1]: nowMs, integer ms since the Unix epoch to decide at; a negative value reads the server
 --   clock: TIME seconds * 1000 + floor(microseconds / 1000).
--- ARGV[2]: cost, in cost units, an integer 1..capacity.
--- ARGV[3]: capacity, the burst in cost units.
--- ARGV[4]: unitScaled, scaled units per cost unit.
--- ARGV[5]: msScaled, scaled units refilled per ms.
+-- ARGV[2]: capacity, the burst in cost units.
+-- ARGV[3]: unitScaled, scaled units per cost unit.
+-- ARGV[4]: msScaled, scaled units refilled per ms.
+-- ARGV[5..]: each request's cost, in order, in cost units, an integer 1..capacity.
 --
--- Reply: one integer, t = the tokens in the bucket at nowMs before the request (scaled units): t
---   when the request is allowed, -1 - t when it is denied. Its decision is the TypeScript token
---   bucket's on the state { scaledTokens: t, refilledAtMs: 0 } at nowMs 0.
+-- Reply: for one request one integer, t = the tokens in the bucket at nowMs before the request
+--   (scaled units): t when the request is allowed, -1 - t when it is denied. Its decision is the
+--   TypeScript token bucket's on the state { scaledTokens: t, refilledAtMs: 0 } at nowMs 0. For
+--   several, an array of those integers, one per request in order, each on the state the requests
+--   before it left (as if they had come one by one at nowMs).
 --
 -- Invariants: as in rate-limiter/acquire: integers below 2^53 computed with + - *, floor/ceil of a
 --   quotient and comparisons; a denied request changes nothing; the key written gets a TTL that
@@ -28,16 +30,28 @@
 --#include lib/rate-limiter-token-bucket.lua
 
 local key = KEYS[1]
-local U = tonumber(ARGV[4])
-local P = tonumber(ARGV[5])
-local C = tonumber(ARGV[3]) * U
+local U = tonumber(ARGV[3])
+local P = tonumber(ARGV[4])
+local C = tonumber(ARGV[2]) * U
 local tokens, at = loadState(key)
 if tokens ~= nil and now >= tokenBucketExpiresAt(tokens, at, C, P) then
   tokens = nil
 end
-local t, left, nextAt = tokenBucketTake(tokens, at, tonumber(ARGV[2]) * U, C, P)
-if left == nil then
-  return -1 - t
+local levels = {}
+local isChanged = false
+for i = 5, #ARGV do
+  local t, left, nextAt = tokenBucketTake(tokens, at, tonumber(ARGV[i]) * U, C, P)
+  if left == nil then
+    levels[i - 4] = -1 - t
+  else
+    levels[i - 4] = t
+    tokens, at, isChanged = left, nextAt, true
+  end
 end
-saveState(key, tokenBucketExpiresAt(left, nextAt, C, P), left, nextAt)
-return t
+if isChanged then
+  saveState(key, tokenBucketExpiresAt(tokens, at, C, P), tokens, at)
+end
+if #levels == 1 then
+  return levels[1]
+end
+return levels

@@ -136,8 +136,8 @@ function scaledShare(value: number, share: number): number {
  * The Redis {@link RateLimiterState} of one limiter: each decision is one script call on the node
  * that owns the key, with the algorithm of `docs/algorithms.md` written in Lua, so the memory and
  * Redis states decide identically: `scripts/lua/rate-limiter/acquire-<algorithm>.lua` for one
- * request against one limit, `scripts/lua/rate-limiter/acquire.lua` for a batch, several limits or
- * the sliding-window log.
+ * request or a batch against one limit, `scripts/lua/rate-limiter/acquire.lua` for several limits
+ * or the sliding-window log.
  *
  * @example
  * ```ts
@@ -362,9 +362,10 @@ export class RedisRateLimiterState implements RateLimiterState {
     const maxDelayMs = request.maxDelayMs ?? 0;
     let args: LuaArgument[];
     try {
-      args = [this.#nowArg(request.nowMs), request.cost];
-      if (script.takesMaxDelay) args.push(maxDelayMs);
+      args = [this.#nowArg(request.nowMs)];
       for (const arg of lean.configArgs) args.push(arg);
+      args.push(request.cost);
+      if (script.takesMaxDelay) args.push(maxDelayMs);
     } catch (error) {
       onFailure(error);
       return;
@@ -392,6 +393,13 @@ export class RedisRateLimiterState implements RateLimiterState {
       return;
     }
     const requests = pending.map((entry) => entry.request);
+    const onFailure = (error: unknown): void => {
+      for (const entry of pending) this.#fallback(entry.request, error).then(entry.resolve, entry.reject);
+    };
+    if (this.#lean !== undefined) {
+      this.#sendLeanBatch(this.#lean, requests, pending, onFailure);
+      return;
+    }
     this.#send(requests[0] as RateLimitStateRequest, requests, {
       onReply: (raw) => {
         const reply = this.#acquireReply(raw, requests.length);
@@ -399,9 +407,51 @@ export class RedisRateLimiterState implements RateLimiterState {
           (pending[index] as Pending).resolve(decisionAt(reply, index));
         }
       },
-      onFailure: (error) => {
-        for (const entry of pending) this.#fallback(entry.request, error).then(entry.resolve, entry.reject);
+      onFailure,
+    });
+  }
+
+  /**
+   * Sends the requests of one batch (one key, one decision time) in one call of the algorithm's
+   * lean script, which decides them in order and replies one integer per request.
+   */
+  #sendLeanBatch(
+    lean: { readonly script: LeanAcquireScript; readonly configArgs: readonly string[] },
+    requests: readonly RateLimitStateRequest[],
+    pending: readonly Pending[],
+    onFailure: (error: unknown) => void,
+  ): void {
+    const { script } = lean;
+    const head = requests[0] as RateLimitStateRequest;
+    const leanRequests = requests.map((request) => ({
+      cost: request.cost,
+      maxDelayMs: request.maxDelayMs ?? 0,
+    }));
+    let args: LuaArgument[];
+    try {
+      args = [this.#nowArg(head.nowMs)];
+      for (const arg of lean.configArgs) args.push(arg);
+      for (const request of leanRequests) {
+        args.push(request.cost);
+        if (script.takesMaxDelay) args.push(request.maxDelayMs);
+      }
+    } catch (error) {
+      onFailure(error);
+      return;
+    }
+    this.#call(script.script, head.key, args, {
+      onReply: (raw) => {
+        let decisions: RateLimitStateDecision[];
+        try {
+          decisions = script.decisionsOf(raw, leanRequests, this.#config);
+        } catch (error) {
+          throw new LuaReplyError(script.script.name, raw, error);
+        }
+        for (let index = 0; index < pending.length; index++) {
+          (pending[index] as Pending).resolve(decisions[index] as RateLimitStateDecision);
+        }
       },
+      onFailure,
     });
   }
 
