@@ -27,6 +27,7 @@
 --   stale state decides as an absent one.
 
 --#include lib/rate-limiter-state.lua
+--#include lib/rate-limiter-lean.lua
 --#include lib/rate-limiter-fixed-window.lua
 
 local key = KEYS[1]
@@ -36,19 +37,17 @@ local start, count = loadState(key)
 if start ~= nil and now >= fixedWindowExpiresAt(start, count, W) then
   start = nil
 end
-local reply = {}
 local isChanged = false
 local current = math.floor(now / W) * W
-for i = 4, #ARGV do
+local reply = eachRequest(4, 1, function(i)
   local window, n, counted = fixedWindowTake(start, count, tonumber(ARGV[i]), limit, W)
   current = window
   if counted == nil then
-    reply[i - 3] = -1 - n
-  else
-    reply[i - 3] = n
-    start, count, isChanged = window, counted, true
+    return -1 - n
   end
-end
+  start, count, isChanged = window, counted, true
+  return n
+end)
 if isChanged then
   saveState(key, fixedWindowExpiresAt(start, count, W), start, count)
 end

@@ -27,6 +27,7 @@
 --   and a stale state decides as an absent one.
 
 --#include lib/rate-limiter-state.lua
+--#include lib/rate-limiter-lean.lua
 --#include lib/rate-limiter-instant.lua
 --#include lib/rate-limiter-gcra.lua
 
@@ -38,21 +39,16 @@ local tat, rem = loadState(key)
 if tat ~= nil and now >= instantExpiresAt(tat, rem) then
   tat = nil
 end
-local levels = {}
 local isChanged = false
-for i = 5, #ARGV do
+local levels = eachRequest(5, 1, function(i)
   local ahead, nextTat, nextRem = gcraTake(tat, rem, tonumber(ARGV[i]) * U, C, P)
   if nextTat == nil then
-    levels[i - 4] = -1 - ahead
-  else
-    levels[i - 4] = ahead
-    tat, rem, isChanged = nextTat, nextRem, true
+    return -1 - ahead
   end
-end
+  tat, rem, isChanged = nextTat, nextRem, true
+  return ahead
+end)
 if isChanged then
   saveState(key, instantExpiresAt(tat, rem), tat, rem)
 end
-if #levels == 1 then
-  return levels[1]
-end
-return levels
+return levelsReply(levels)

@@ -28,6 +28,7 @@
 --   key and a stale state decides as an absent one.
 
 --#include lib/rate-limiter-state.lua
+--#include lib/rate-limiter-lean.lua
 --#include lib/rate-limiter-instant.lua
 --#include lib/rate-limiter-leaky-bucket.lua
 
@@ -39,22 +40,17 @@ local free, rem = loadState(key)
 if free ~= nil and now >= instantExpiresAt(free, rem) then
   free = nil
 end
-local levels = {}
 local isChanged = false
-for i = 5, #ARGV - 1, 2 do
-  local backlog, nextFree, nextRem = leakyBucketTake(free, rem, tonumber(ARGV[i]) * U, Q, P, tonumber(ARGV[i + 1]))
-  local n = (i - 3) / 2
+local levels = eachRequest(5, 2, function(i)
+  local backlog, nextFree, nextRem =
+    leakyBucketTake(free, rem, tonumber(ARGV[i]) * U, Q, P, tonumber(ARGV[i + 1]))
   if nextFree == nil then
-    levels[n] = -1 - backlog
-  else
-    levels[n] = backlog
-    free, rem, isChanged = nextFree, nextRem, true
+    return -1 - backlog
   end
-end
+  free, rem, isChanged = nextFree, nextRem, true
+  return backlog
+end)
 if isChanged then
   saveState(key, instantExpiresAt(free, rem), free, rem)
 end
-if #levels == 1 then
-  return levels[1]
-end
-return levels
+return levelsReply(levels)

@@ -29,6 +29,7 @@
 --   an idle limiter leaves no key and a stale state decides as an absent one.
 
 --#include lib/rate-limiter-state.lua
+--#include lib/rate-limiter-lean.lua
 --#include lib/rate-limiter-sliding-window-counter.lua
 
 local key = KEYS[1]
@@ -38,19 +39,17 @@ local start, count, prev = loadState(key)
 if start ~= nil and now >= slidingWindowCounterExpiresAt(start, count, prev, W) then
   start = nil
 end
-local reply = {}
 local isChanged = false
 local current, previous = math.floor(now / W) * W, 0
-for i = 4, #ARGV do
+local reply = eachRequest(4, 1, function(i)
   local window, n, p, counted = slidingWindowCounterTake(start, count, prev, tonumber(ARGV[i]), limit, W)
   current, previous = window, p
   if counted == nil then
-    reply[i - 3] = -1 - n
-  else
-    reply[i - 3] = n
-    start, count, prev, isChanged = window, counted, p, true
+    return -1 - n
   end
-end
+  start, count, prev, isChanged = window, counted, p, true
+  return n
+end)
 if isChanged then
   saveState(key, slidingWindowCounterExpiresAt(start, count, prev, W), start, count, prev)
 end

@@ -27,6 +27,7 @@
 --   no key and a stale state decides as an absent one.
 
 --#include lib/rate-limiter-state.lua
+--#include lib/rate-limiter-lean.lua
 --#include lib/rate-limiter-token-bucket.lua
 
 local key = KEYS[1]
@@ -37,21 +38,16 @@ local tokens, at = loadState(key)
 if tokens ~= nil and now >= tokenBucketExpiresAt(tokens, at, C, P) then
   tokens = nil
 end
-local levels = {}
 local isChanged = false
-for i = 5, #ARGV do
+local levels = eachRequest(5, 1, function(i)
   local t, left, nextAt = tokenBucketTake(tokens, at, tonumber(ARGV[i]) * U, C, P)
   if left == nil then
-    levels[i - 4] = -1 - t
-  else
-    levels[i - 4] = t
-    tokens, at, isChanged = left, nextAt, true
+    return -1 - t
   end
-end
+  tokens, at, isChanged = left, nextAt, true
+  return t
+end)
 if isChanged then
   saveState(key, tokenBucketExpiresAt(tokens, at, C, P), tokens, at)
 end
-if #levels == 1 then
-  return levels[1]
-end
-return levels
+return levelsReply(levels)
