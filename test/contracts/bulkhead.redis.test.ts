@@ -54,7 +54,7 @@ function redisState(settings: BulkheadSettings): BulkheadState {
 
 describeBulkheadContract('redis', redisState, {
   settle,
-  afterEach: () => {
-    for (const state of states.splice(0)) state.close();
+  afterEach: async () => {
+    await Promise.all(states.splice(0).map((state) => state.close()));
   },
 });

@@ -33,8 +33,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.stop();
 });
-afterEach(() => {
-  for (const state of states.splice(0)) state.close();
+afterEach(async () => {
+  await Promise.all(states.splice(0).map((state) => state.close()));
 });
 
 const newName = (): string => `bulkhead-${RUN_ID}-${++nameCount}`;
@@ -378,7 +378,7 @@ describe('RedisBulkheadState waiting set (fairness across processes)', () => {
     expect(asked).toBe(1);
     await clock.advance(1);
     expect(asked).toBe(2);
-    waiter.close();
+    await waiter.close();
   });
 });
 
@@ -450,6 +450,18 @@ async function evalshaCalls(): Promise<number> {
 }
 
 describe('RedisBulkheadState with usesPerLease', () => {
+  it('gives a kept lease back on close, before the client quits, so no permit waits for leaseMs', async () => {
+    const name = newName();
+    const client = server.connect();
+    const db = redisBulkhead(client, { name, maxConcurrent: 1, usesPerLease: 4, leaseMs: 60_000 });
+    await expect(db.execute(() => 'ok')).resolves.toBe('ok');
+    await db.close();
+    await client.quit();
+    expect(Number(await server.command('ZCARD', keysOf(name).leases))).toBe(0);
+    const other = stateOf(second, { name });
+    expect(await other.acquire(name)).toBeDefined();
+  });
+
   it('serves usesPerLease calls in a row with one lease in Redis, each use with its own id, then takes a new lease', async () => {
     const name = newName();
     // A fake clock: a kept lease stays kept until the test moves time (no linger timer fires).
@@ -746,7 +758,7 @@ describe('redisBulkhead across instances', () => {
     // Read before the grant is asked for: the lease lapses at least leaseMs after this.
     const askedAtMs = Date.now();
     expect(await dead.acquire(name)).toBeDefined();
-    dead.close(); // stops renewing, as a killed process would
+    void dead.close(); // stops renewing, as a killed process would (it holds no kept lease)
     const survivor = redisBulkhead(second, {
       name,
       maxConcurrent: 1,

@@ -57,7 +57,7 @@ export {
   type RedisSubscriberLike,
 } from './bulkhead/redis-bulkhead-options.js';
 export { RedisBulkheadState, redisBulkheadState } from './bulkhead/redis-bulkhead-state.js';
-export { redisBulkhead } from './bulkhead/redis-bulkhead.js';
+export { redisBulkhead, type RedisBulkheadPolicy } from './bulkhead/redis-bulkhead.js';
 export { redlockLock } from './lock/redlock-lock.js';
 export {
   REDIS_CIRCUIT_BREAKER_DEFAULTS,

@@ -114,6 +114,13 @@ export function redisPolicies(
 ): SharedPolicies {
   const NAMES = namesOf(runId);
   const election = leaderElection({ redis, name: NAMES.election, leaseMs: settings.leaderLeaseMs });
+  const bulkhead = redisBulkhead(redis, {
+    name: NAMES.bulkhead,
+    maxConcurrent: settings.bulkheadCap,
+    maxQueue: settings.bulkheadCap * 4,
+    queueTimeoutMs: settings.bulkheadQueueTimeoutMs,
+    leaseMs: settings.bulkheadLeaseMs,
+  });
   const breaker = redisCircuitBreaker(redis, {
     ...breakerOptions(settings, healthCheck, NAMES.breaker),
     subscribe: true,
@@ -127,16 +134,12 @@ export function redisPolicies(
       windowMs: settings.windowMs,
     }),
     breaker,
-    bulkhead: redisBulkhead(redis, {
-      name: NAMES.bulkhead,
-      maxConcurrent: settings.bulkheadCap,
-      maxQueue: settings.bulkheadCap * 4,
-      queueTimeoutMs: settings.bulkheadQueueTimeoutMs,
-      leaseMs: settings.bulkheadLeaseMs,
-    }),
+    bulkhead,
     budget: redisRetryBudget(redis, { name: NAMES.budget, ratio: 0.2, minRetriesPerSecond: 5 }),
     election,
-    close: () => breaker.close(),
+    close: async () => {
+      await Promise.all([breaker.close(), bulkhead.close()]);
+    },
   };
 }
 

@@ -108,14 +108,20 @@ async function startPrivateServer(binary: string): Promise<RedisProvision> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await stop();
-  throw new Error(`the private redis-server (${binary}) did not answer PING on port ${port}`);
+  throw new Error(
+    `the private redis-server (${binary}) did not answer PING on port ${port}; ` +
+      `run \`${binary} --port ${port}\` to see why, or set REDIS_URL to a Redis you run`,
+  );
 }
 
 /** Decides where Redis comes from; see the module comment. */
 export async function provisionRedis(givenUrl: string | undefined): Promise<RedisProvision> {
   if (givenUrl !== undefined) {
     if (!(await answersPing(givenUrl, 2_000))) {
-      throw new Error(`no Redis answers at ${givenUrl} (from --redis-url or REDIS_URL)`);
+      throw new Error(
+        `no Redis answers at ${givenUrl} (from --redis-url or REDIS_URL): start one there, or ` +
+          'leave both unset to use a private redis-server from PATH (or, without one, local policies)',
+      );
     }
     return { mode: 'redis', url: givenUrl, origin: 'given', stop: () => Promise.resolve() };
   }

@@ -219,7 +219,7 @@ interface Watch {
  * });
  * const lease = await state.acquire('db');
  * if (lease !== undefined) await state.release(lease);
- * state.close();
+ * await state.close();
  * ```
  */
 export class RedisBulkheadState implements BulkheadState {
@@ -227,6 +227,8 @@ export class RedisBulkheadState implements BulkheadState {
   readonly #settings: RedisBulkheadSettings;
   /** Every command's `commandTimeoutMs`, on one timer. */
   readonly #commandTimeouts: CommandTimeouts;
+  /** Release commands sent and not yet answered: {@link close} waits for them. */
+  readonly #releasing = new Set<Promise<void>>();
   readonly #keyspace: RedisKeyspace<BulkheadPart>;
   readonly #errorSource: ErrorSource;
   /** Lease ids are this state's random prefix and a counter: unique without a UUID per grant. */
@@ -663,10 +665,12 @@ export class RedisBulkheadState implements BulkheadState {
 
   /**
    * Stops renewing and watching, and closes the subscriber connection this state opened. Leases
-   * still held are not released: they lapse `leaseMs` after their last renewal. Later grants are
-   * given back at once.
+   * kept for `usesPerLease` are given back to Redis; leases still held by running calls are not
+   * released: they lapse `leaseMs` after their last renewal. Later grants are given back at once.
+   * Resolves (never rejects) once every release sent so far was answered or failed: await it
+   * before closing the Redis client, or a kept permit stays taken until it lapses.
    */
-  close(): void {
+  close(): Promise<void> {
     this.#isClosed = true;
     if (this.#lingerTimer !== undefined) this.#settings.clock.clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
@@ -679,6 +683,7 @@ export class RedisBulkheadState implements BulkheadState {
     this.#onPlaceCheck();
     this.#closeOwnSubscriber();
     for (const key of [...this.#handOvers.keys()]) this.#flushHandOvers(key);
+    return Promise.allSettled([...this.#releasing]).then(() => undefined);
   }
 
   /**
@@ -739,7 +744,18 @@ export class RedisBulkheadState implements BulkheadState {
     await this.#releaseIdInRedis(lease.key, lease.memberId);
   }
 
-  async #releaseIdInRedis(key: string, id: string): Promise<void> {
+  /** Sends the release of lease `id`, counted in {@link #releasing} until Redis answers or fails. */
+  #releaseIdInRedis(key: string, id: string): Promise<void> {
+    const released = this.#sendRelease(key, id);
+    this.#releasing.add(released);
+    const settled = (): void => {
+      this.#releasing.delete(released);
+    };
+    released.then(settled, settled);
+    return released;
+  }
+
+  async #sendRelease(key: string, id: string): Promise<void> {
     const [leasesKey, , channel, waitingKey] = this.#keyspace.keysFor(key) as [
       string,
       string,

@@ -144,13 +144,13 @@ describe('redisBulkhead', () => {
     await expect(db.execute(() => 'again')).resolves.toBe('again');
   });
 
-  it('holds no timer and no connection when nothing is held or waited for', () => {
+  it('holds no timer and no connection when nothing is held or waited for', async () => {
     const clock = new FakeClock();
     const state = new RedisBulkheadState(downRedis, { name: 'db', maxConcurrent: 1, clock });
     const stop = state.watch('db', () => undefined);
     expect(clock.pendingTimers).toBe(1); // the poll, while someone waits
     stop();
     expect(clock.pendingTimers).toBe(0);
-    state.close();
+    await state.close();
   });
 });

@@ -16,14 +16,35 @@ import { RedisBulkheadState } from './redis-bulkhead-state.js';
 type Listener = (event: ResilienceEvent) => void;
 
 /**
- * The local bulkhead's shell over the Redis state, plus the backend events the state reports. Every
- * member is the local bulkhead's; only `onEvent` also hears `backend.failed` / `backend.recovered`.
+ * A bulkhead whose permits live in Redis: the local bulkhead's type, plus `close()` for a clean
+ * shutdown.
+ *
+ * @example
+ * ```ts
+ * import type { RedisBulkheadPolicy } from '@hyx/distributed';
+ * const shutdown = (db: RedisBulkheadPolicy) => db.close();
+ * ```
  */
-class RedisBulkheadPolicy implements BulkheadPolicy {
+export interface RedisBulkheadPolicy extends BulkheadPolicy {
+  /**
+   * Gives back the leases kept for `usesPerLease`, stops renewing and watching, and closes the
+   * pub/sub connection; resolves once the releases were answered (never rejects). Await it before
+   * `redis.quit()`: a kept lease given back to a closed client stays taken until `leaseMs` passes.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * The local bulkhead's shell over the Redis state, plus the backend events the state reports. Every
+ * member is the local bulkhead's; only `onEvent` also hears `backend.failed` / `backend.recovered`,
+ * and `close` closes the state.
+ */
+class RedisBulkheadShell implements RedisBulkheadPolicy {
   readonly kind = 'bulkhead' as const;
   readonly name: string;
   readonly #inner: BulkheadPolicy;
   readonly #listeners = new PolicyListeners();
+  #state: RedisBulkheadState | undefined;
 
   constructor(redis: RedisLike & Partial<DuplicableRedis>, options: RedisBulkheadOptions) {
     checkRedisClient(factoryLabel('redisBulkhead', options, BULKHEAD_DEFAULTS.name), redis);
@@ -45,7 +66,7 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
       // The local bulkhead's errors, and the state's, then name this factory: `redisBulkhead "db"`.
       [FACTORY_KEY]: 'redisBulkhead',
       state: (settings) =>
-        new RedisBulkheadState(redis, {
+        (this.#state = new RedisBulkheadState(redis, {
           [FACTORY_KEY]: 'redisBulkhead',
           name,
           maxConcurrent: settings.maxConcurrent,
@@ -62,9 +83,13 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
             this.#listeners.emitBackend(this, transition);
           },
           ...(local.clock === undefined ? {} : { clock: local.clock }),
-        }),
+        })),
     });
     this.name = this.#inner.name;
+  }
+
+  close(): Promise<void> {
+    return this.#state?.close() ?? Promise.resolve();
   }
 
   get inFlight(): number {
@@ -117,11 +142,12 @@ class RedisBulkheadPolicy implements BulkheadPolicy {
  * // At most 10 queries at once across the whole fleet; 50 more may wait up to 2 s.
  * const db = redisBulkhead(redis, { name: 'db', maxConcurrent: 10, maxQueue: 50, queueTimeoutMs: 2_000 });
  * const rows = await db.execute(async () => ['row']);
+ * await db.close(); // before redis.quit(): gives back what usesPerLease kept
  * ```
  */
 export function redisBulkhead(
   redis: RedisLike & Partial<DuplicableRedis>,
   options: RedisBulkheadOptions,
-): BulkheadPolicy {
-  return new RedisBulkheadPolicy(redis, options);
+): RedisBulkheadPolicy {
+  return new RedisBulkheadShell(redis, options);
 }

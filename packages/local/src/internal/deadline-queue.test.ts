@@ -116,14 +116,60 @@ describe('DeadlineQueue', () => {
     expect(other.pendingTimers).toBe(0);
   });
 
-  it.each([Number.NaN, -1, Number.POSITIVE_INFINITY, '100' as unknown as number])(
-    'rejects a delayMs of %s, naming the option and the value',
-    (delayMs) => {
-      expect(() => new DeadlineQueue(new FakeClock(0), delayMs, () => {})).toThrow(
-        new RangeError(`DeadlineQueue: delayMs must be a finite number >= 0, got ${String(delayMs)}`),
-      );
-    },
-  );
+  it.each([
+    [Number.NaN, 'NaN'],
+    [-1, '-1'],
+    [Number.POSITIVE_INFINITY, 'Infinity'],
+    ['100' as unknown as number, '"100"'],
+  ])('rejects a delayMs of %s, naming the option and the value', (delayMs, shownValue) => {
+    expect(() => new DeadlineQueue(new FakeClock(0), delayMs, () => {})).toThrow(
+      new RangeError(`DeadlineQueue: delayMs must be a finite number >= 0, got ${shownValue}`),
+    );
+  });
+
+  it('rejects a clock, an onExpired or a keepsIdleTimer of the wrong type, naming each', () => {
+    expect(() => new DeadlineQueue(undefined as unknown as FakeClock, 10, () => {})).toThrow(
+      new TypeError('DeadlineQueue: clock must be a Clock (now, setTimeout, clearTimeout), got undefined'),
+    );
+    expect(() => new DeadlineQueue(new FakeClock(0), 10, 'x' as unknown as () => void)).toThrow(
+      new TypeError('DeadlineQueue: onExpired must be a function, got "x"'),
+    );
+    expect(
+      () => new DeadlineQueue(new FakeClock(0), 10, () => {}, { keepsIdleTimer: 'no' as unknown as boolean }),
+    ).toThrow(new TypeError('DeadlineQueue: keepsIdleTimer must be a boolean, got "no"'));
+    expect(
+      () => new DeadlineQueue(new FakeClock(0), 10, () => {}, null as unknown as undefined),
+    ).not.toThrow();
+  });
+
+  it('refuses a ticket it did not give, and a second leave once nothing is in flight', () => {
+    const queue = new DeadlineQueue<string>(new FakeClock(0), 10, () => {});
+    const ticket = queue.enter('a');
+    expect(() => {
+      queue.leave(ticket + 1);
+    }).toThrow(new RangeError('DeadlineQueue.leave: ticket 1 is not in flight'));
+    expect(() => {
+      queue.leave(-1);
+    }).toThrow(RangeError);
+    queue.leave(ticket);
+    expect(() => {
+      queue.leave(ticket);
+    }).toThrow(new RangeError('DeadlineQueue.leave: ticket 0 is not in flight'));
+    expect(queue.inFlightCount).toBe(0);
+  });
+
+  it('tells every expired entry even when a callback before it throws, then throws the first error', async () => {
+    const clock = new FakeClock(0);
+    const told: string[] = [];
+    const queue = new DeadlineQueue<string>(clock, 10, (entry) => {
+      told.push(entry);
+      if (entry === 'a') throw new Error('listener failed');
+    });
+    queue.enter('a');
+    queue.enter('b');
+    await expect(clock.advance(10)).rejects.toThrow('listener failed');
+    expect(told).toEqual(['a', 'b']);
+  });
 });
 
 describe('settleWithin', () => {
@@ -154,5 +200,18 @@ describe('settleWithin', () => {
     await expect(returned).resolves.toBe('too slow');
     await expect(thrownOutcome).resolves.toEqual(new RangeError('no answer within 100 ms'));
     expect(deadlines.inFlightCount).toBe(1); // the work that never settles never leaves
+  });
+
+  it('rejects work that is not a promise at once, leaving nothing in flight', async () => {
+    const clock = new FakeClock(0);
+    const deadlines = DeadlineQueue.ofCallbacks(clock, 100, { keepsIdleTimer: false });
+    await expect(
+      settleWithin(deadlines, undefined as unknown as Promise<string>, () => 'late'),
+    ).rejects.toThrow(new TypeError('settleWithin: work must be a promise, got undefined'));
+    await expect(settleWithin(deadlines, Promise.resolve(1), 'x' as unknown as () => string)).rejects.toThrow(
+      new TypeError('settleWithin: onExpired must be a function, got "x"'),
+    );
+    expect(deadlines.inFlightCount).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
   });
 });

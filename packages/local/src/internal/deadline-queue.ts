@@ -2,6 +2,20 @@ import type { Clock, TimerHandle } from '../clock/clock.js';
 
 const INITIAL_CAPACITY = 16;
 
+/** A value as an error message shows it: strings quoted, so `"100"` does not read as the number. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+function isClock(value: unknown): value is Clock {
+  const clock = value as Partial<Clock> | null | undefined;
+  return (
+    typeof clock?.now === 'function' &&
+    typeof clock.setTimeout === 'function' &&
+    typeof clock.clearTimeout === 'function'
+  );
+}
+
 /**
  * The deadlines of one policy whose entries all expire the same `delayMs` after they enter, served
  * by ONE clock timer instead of a timer per entry (`setTimeout` + `clearTimeout` cost ~570 ns, more
@@ -88,12 +102,24 @@ export class DeadlineQueue<TEntry> {
     clock: Clock,
     delayMs: number,
     onExpired: (entry: TEntry) => void,
-    options: { readonly keepsIdleTimer?: boolean | undefined } = {},
+    options?: { readonly keepsIdleTimer?: boolean | undefined },
   ) {
-    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
-      throw new RangeError(`DeadlineQueue: delayMs must be a finite number >= 0, got ${String(delayMs)}`);
+    if (!isClock(clock)) {
+      throw new TypeError(
+        `DeadlineQueue: clock must be a Clock (now, setTimeout, clearTimeout), got ${shown(clock)}`,
+      );
     }
-    this.#keepsIdleTimer = options.keepsIdleTimer ?? true;
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
+      throw new RangeError(`DeadlineQueue: delayMs must be a finite number >= 0, got ${shown(delayMs)}`);
+    }
+    if (typeof onExpired !== 'function') {
+      throw new TypeError(`DeadlineQueue: onExpired must be a function, got ${shown(onExpired)}`);
+    }
+    const keepsIdleTimer = options?.keepsIdleTimer ?? true;
+    if (typeof keepsIdleTimer !== 'boolean') {
+      throw new TypeError(`DeadlineQueue: keepsIdleTimer must be a boolean, got ${shown(keepsIdleTimer)}`);
+    }
+    this.#keepsIdleTimer = keepsIdleTimer;
     this.#clock = clock;
     this.#delayMs = delayMs;
     this.#onExpired = onExpired;
@@ -107,7 +133,7 @@ export class DeadlineQueue<TEntry> {
   static ofCallbacks(
     clock: Clock,
     delayMs: number,
-    options: { readonly keepsIdleTimer?: boolean | undefined } = {},
+    options?: { readonly keepsIdleTimer?: boolean | undefined },
   ): DeadlineQueue<() => void> {
     return new DeadlineQueue<() => void>(
       clock,
@@ -148,8 +174,14 @@ export class DeadlineQueue<TEntry> {
     return seq;
   }
 
-  /** Removes the entry of `ticket`, expired or not. Call exactly once per {@link enter}. */
+  /**
+   * Removes the entry of `ticket`, expired or not. Call exactly once per {@link enter}; a ticket
+   * this queue did not give, or a leave with nothing in flight, throws a `RangeError`.
+   */
   leave(ticket: number): void {
+    if (!Number.isSafeInteger(ticket) || ticket < 0 || ticket >= this.#tailSeq || this.#inFlightCount === 0) {
+      throw new RangeError(`DeadlineQueue.leave: ticket ${shown(ticket)} is not in flight`);
+    }
     if (ticket >= this.#headSeq) {
       this.#entries[ticket % this.#capacity] = undefined;
       if (ticket === this.#headSeq) this.#dropSettledHead();
@@ -197,7 +229,17 @@ export class DeadlineQueue<TEntry> {
     this.#headSeq = headSeq;
     // Re-armed before the callbacks run: an abort listener may start a new call synchronously.
     if (expired === undefined) return;
-    for (const entry of expired) this.#onExpired(entry);
+    // Every expired entry is told, even when a callback before it throws; the first error is then
+    // thrown from the timer, as an uncaught error would be.
+    let failure: { readonly error: unknown } | undefined;
+    for (const entry of expired) {
+      try {
+        this.#onExpired(entry);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
   }
 
   #arm(delayMs: number): void {
@@ -259,6 +301,19 @@ export function settleWithin<T, TExpired>(
   work: Promise<T>,
   onExpired: () => TExpired,
 ): Promise<T | TExpired> {
+  if (!(deadlines instanceof DeadlineQueue)) {
+    return Promise.reject(
+      new TypeError(`settleWithin: deadlines must be a DeadlineQueue, got ${shown(deadlines)}`),
+    );
+  }
+  if (typeof (work as { then?: unknown } | null | undefined)?.then !== 'function') {
+    return Promise.reject(new TypeError(`settleWithin: work must be a promise, got ${shown(work)}`));
+  }
+  if (typeof onExpired !== 'function') {
+    return Promise.reject(
+      new TypeError(`settleWithin: onExpired must be a function, got ${shown(onExpired)}`),
+    );
+  }
   return new Promise<T | TExpired>((resolve, reject) => {
     const ticket = deadlines.enter(() => {
       try {
