@@ -264,7 +264,6 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
   readonly #instanceId = Math.random().toString(36).slice(2, 12);
   readonly #settingsArgs: readonly LuaArgument[];
   readonly #ttlMs: number;
-  readonly #commandTimeoutMs: number;
   /** Every command's `commandTimeoutMs`, on one timer. */
   readonly #commandTimeouts: CommandTimeouts;
   readonly #onBackendFailure: BackendFailureMode;
@@ -329,8 +328,10 @@ export class RedisCircuitBreakerState implements CircuitBreakerState {
         windowMs,
         settings.maxHalfOpenWaitMs,
       ) + TTL_MARGIN_MS;
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.commandTimeoutMs;
-    this.#commandTimeouts = new CommandTimeouts(this.#clock, this.#commandTimeoutMs);
+    this.#commandTimeouts = new CommandTimeouts(
+      this.#clock,
+      options.commandTimeoutMs ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.commandTimeoutMs,
+    );
     this.#onBackendFailure = options.onBackendFailure ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.onBackendFailure;
     this.#isServerTime = (options.time ?? REDIS_CIRCUIT_BREAKER_DEFAULTS.time) === 'server';
     this.#outage = new OutageTracker(this.#clock, this.#onBackendFailure, options.onBackendTransition);
