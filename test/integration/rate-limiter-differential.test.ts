@@ -52,11 +52,8 @@ const generalAcquire = new LuaScript({
 });
 const generalRefund = new LuaScript({ ...LUA_SCRIPTS['rate-limiter/refund'], decode: integerReply });
 
-/**
- * `rate-limiter/acquire` and `rate-limiter/refund` called directly for one limit, one request at a
- * time: the general script's answers to the same sequence, on keys of their own.
- */
-function generalScript(config: RateLimiterConfig): {
+/** What the differential test drives: a limiter's decisions and refunds at explicit times. */
+interface DifferentialSubject {
   tryAcquire(request: {
     key: string;
     cost: number;
@@ -64,7 +61,13 @@ function generalScript(config: RateLimiterConfig): {
     maxDelayMs: number;
   }): Promise<RateLimitStateDecision>;
   refund(request: { key: string; cost: number; nowMs: number }): Promise<void>;
-} {
+}
+
+/**
+ * `rate-limiter/acquire` and `rate-limiter/refund` called directly for one limit, one request at a
+ * time: the general script's answers to the same sequence, on keys of their own.
+ */
+function generalScript(config: RateLimiterConfig): DifferentialSubject {
   const hasLog = config.algorithm === 'sliding-window-log';
   const keyspace = new RedisKeyspace({
     pattern: 'rate-limiter',
@@ -119,15 +122,7 @@ function limiterConfig(parameters: AlgorithmParameters): RateLimiterConfig {
  * the general one for the sliding-window log) and the general script called directly. Every
  * decision must be the same in all three; it is returned.
  */
-function differentialLimiter(config: RateLimiterConfig): {
-  tryAcquire(request: {
-    key: string;
-    cost: number;
-    nowMs: number;
-    maxDelayMs: number;
-  }): Promise<RateLimitStateDecision>;
-  refund(request: { key: string; cost: number; nowMs: number }): Promise<void>;
-} {
+function differentialLimiter(config: RateLimiterConfig): DifferentialSubject {
   const memory = memoryRateLimiterState(config);
   const redis = new RedisRateLimiterState(client, config, { commandTimeoutMs: 60_000 });
   const general = generalScript(config);
